@@ -1,0 +1,15 @@
+"""bevt_mm: BEVT (BERT pretraining of video transformers) for MMAction2.
+
+Importing the package applies the upstream shims in :mod:`bevt_mm.compat`
+and registers every BEVT component into MMAction2's registries (scope
+``mmaction``), so configs only need
+``custom_imports = dict(imports=['bevt_mm'], allow_failed_imports=False)``.
+"""
+from . import compat
+
+compat.apply_all()
+
+from . import datasets, engine, models  # noqa: E402,F401
+from .version import __version__  # noqa: E402,F401
+
+__all__ = ['__version__', 'compat', 'datasets', 'engine', 'models']

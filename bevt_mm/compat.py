@@ -1,0 +1,136 @@
+"""Shims for upstream breakage in the pinned OpenMMLab stack.
+
+Every shim here fixes one measured problem of the pinned versions
+(torch 2.14.1, mmengine 0.10.7, mmaction2 1.2.0) and is applied once, when
+``bevt_mm`` is imported. Each one checks whether the problem is present, so a
+fixed upstream release makes it a no-op. Nothing else in bevt_mm patches
+upstream code.
+
+1. ``mmaction.models.localizers.drn`` is missing from the mmaction2 1.2.0
+   wheel on PyPI, so ``import mmaction.models`` raises ModuleNotFoundError
+   (open-mmlab/mmaction2#2714). We provide the module with a ``DRN`` entry
+   that raises a clear error if someone builds it; everything else in
+   ``mmaction.models`` imports normally.
+2. torch >= 2.6 defaults ``torch.load(weights_only=True)``, but mmengine
+   0.10.7 calls ``torch.load`` without the argument, so loading or resuming an
+   mmengine checkpoint (which pickles message-hub history, numpy scalars,
+   config objects) fails. We re-register mmengine's local-file checkpoint
+   loader with ``weights_only=False``: checkpoints are files the user chose to
+   load, the same trust mmengine had before torch 2.6.
+3. ``mmaction.models.backbones.SwinTransformer3D.train()`` returns None, so
+   ``model.eval()`` and ``model.train()`` cannot be chained. We make it
+   return the module, as ``nn.Module.train`` does.
+"""
+import importlib.util
+import os.path as osp
+import sys
+import types
+from typing import List
+
+import torch
+
+#: Names of the shims applied in this process (for tests and bug reports).
+APPLIED: List[str] = []
+
+_DRN_MESSAGE = (
+    'DRN is not available: the mmaction2 1.2.0 wheel on PyPI ships without '
+    '`mmaction/models/localizers/drn` (open-mmlab/mmaction2#2714). Install '
+    'mmaction2 from source to use DRN; bevt_mm does not need it.')
+
+
+def _mmaction_dir() -> str:
+    spec = importlib.util.find_spec('mmaction')
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError('mmaction2 is not installed: pip install mmaction2==1.2.0')
+    return list(spec.submodule_search_locations)[0]
+
+
+def patch_missing_drn() -> bool:
+    """Provide ``mmaction.models.localizers.drn`` when the wheel lacks it.
+
+    Returns:
+        bool: True if the shim was installed, False if not needed.
+    """
+    name = 'mmaction.models.localizers.drn'
+    if name in sys.modules:
+        return False
+    drn_dir = osp.join(_mmaction_dir(), 'models', 'localizers', 'drn')
+    if osp.isdir(drn_dir):
+        return False
+
+    from mmengine.model import BaseModel
+
+    class DRN(BaseModel):
+        """Stand-in for mmaction2's DRN localizer, absent from the wheel."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            raise ImportError(_DRN_MESSAGE)
+
+    package = types.ModuleType(name, 'Missing from the mmaction2 1.2.0 wheel; see bevt_mm.compat.')
+    package.__path__ = []  # a package, so ``.drn.drn`` resolves
+    module = types.ModuleType(f'{name}.drn')
+    DRN.__module__ = module.__name__
+    module.DRN = DRN
+    package.drn = module
+    sys.modules[name] = package
+    sys.modules[f'{name}.drn'] = module
+    # Register under the name upstream uses once mmaction.models imports it.
+    from mmaction.registry import MODELS
+    MODELS.register_module(name='DRN', module=DRN, force=True)
+    return True
+
+
+def patch_checkpoint_loading() -> bool:
+    """Load local mmengine checkpoints with ``weights_only=False``.
+
+    Returns:
+        bool: True if the loader was replaced, False if torch does not default
+        to ``weights_only=True``.
+    """
+    import inspect
+
+    if 'weights_only' not in inspect.signature(torch.load).parameters:
+        return False
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    def load_from_local(filename: str, map_location=None):
+        """Load a checkpoint from a local path (bevt_mm.compat)."""
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        return torch.load(filename, map_location=map_location, weights_only=False)
+
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    return True
+
+
+def patch_swin_train_return() -> bool:
+    """Make ``SwinTransformer3D.train`` return the module.
+
+    Returns:
+        bool: True if patched, False if upstream already returns the module.
+    """
+    from mmaction.models.backbones.swin import SwinTransformer3D
+
+    original = SwinTransformer3D.train
+    if getattr(original, '_bevt_patched', False):
+        return False
+
+    def train(self, mode: bool = True):
+        result = original(self, mode)
+        return self if result is None else result
+
+    train._bevt_patched = True
+    train.__doc__ = original.__doc__
+    SwinTransformer3D.train = train
+    return True
+
+
+def apply_all() -> List[str]:
+    """Apply every shim that is needed; returns the names of those applied."""
+    for name, fn in (('missing_drn', patch_missing_drn),
+                     ('checkpoint_weights_only', patch_checkpoint_loading),
+                     ('swin_train_return', patch_swin_train_return)):
+        if name not in APPLIED and fn():
+            APPLIED.append(name)
+    return list(APPLIED)

@@ -63,7 +63,10 @@ def patch_missing_drn() -> bool:
     class DRN(BaseModel):
         """Stand-in for mmaction2's DRN localizer, absent from the wheel."""
 
-        def __init__(self, *args, **kwargs) -> None:
+        def __new__(cls, *args, **kwargs):
+            raise ImportError(_DRN_MESSAGE)
+
+        def forward(self, *args, **kwargs):  # pragma: no cover - never built
             raise ImportError(_DRN_MESSAGE)
 
     package = types.ModuleType(name, 'Missing from the mmaction2 1.2.0 wheel; see bevt_mm.compat.')

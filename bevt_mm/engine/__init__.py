@@ -1,2 +1,3 @@
-"""BEVT engine pieces: hooks and optimizer constructors."""
+"""BEVT engine pieces: hooks, optimizer constructors and CLI glue."""
 from . import hooks, optimizers  # noqa: F401
+from .launch import merge_test_args, merge_train_args, select_dist_backend  # noqa: F401

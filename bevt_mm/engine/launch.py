@@ -1,0 +1,117 @@
+"""Command-line glue shared by ``tools/train.py`` and ``tools/test.py``.
+
+MMAction2's tools assume CUDA (``nccl``); these helpers let the same configs
+run on CPU-only machines (``gloo``) and keep the CLI semantics of MMAction2
+(``--resume``, ``--amp``, ``--cfg-options``, ``--work-dir``).
+"""
+import os.path as osp
+from argparse import Namespace
+
+import torch
+from mmengine.config import Config
+
+
+def select_dist_backend(cfg: Config) -> str:
+    """Use ``gloo`` when CUDA is absent, keeping a configured backend otherwise.
+
+    Args:
+        cfg: The config; ``cfg.env_cfg.dist_cfg.backend`` is updated in place.
+
+    Returns:
+        str: The backend that will be used.
+    """
+    env_cfg = cfg.setdefault('env_cfg', {})
+    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    backend = dist_cfg.get('backend', 'nccl')
+    if not torch.cuda.is_available() and backend == 'nccl':
+        backend = 'gloo'
+    dist_cfg['backend'] = backend
+    return backend
+
+
+def default_work_dir(cfg: Config, config_path: str, work_dir: str = None) -> None:
+    """Set ``cfg.work_dir``: CLI value > value in the file > ``work_dirs/<config name>``."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def merge_train_args(cfg: Config, args: Namespace) -> Config:
+    """Apply ``tools/train.py`` arguments to a config (MMAction2 semantics).
+
+    Args:
+        cfg: The loaded config.
+        args: Parsed arguments of ``tools/train.py``.
+
+    Returns:
+        Config: The same config, updated.
+    """
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+    cfg.launcher = args.launcher
+    default_work_dir(cfg, args.config, args.work_dir)
+
+    if args.amp:
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper or AmpOptimWrapper, '
+                             f'the config has {wrapper!r}; set it in the config instead.')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if not torch.cuda.is_available():
+            # fp16 autocast is CUDA-only; on CPU mmengine's AMP runs bf16.
+            cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        cfg.setdefault('auto_scale_lr', {})['enable'] = True
+
+    randomness = dict(cfg.get('randomness', None) or {})
+    randomness.setdefault('seed', None)
+    if args.seed is not None:
+        randomness['seed'] = args.seed
+    if args.diff_rank_seed:
+        randomness['diff_rank_seed'] = True
+    if args.deterministic:
+        randomness['deterministic'] = True
+    cfg.randomness = randomness
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    select_dist_backend(cfg)
+    return cfg
+
+
+def merge_test_args(cfg: Config, args: Namespace) -> Config:
+    """Apply ``tools/test.py`` arguments to a config (MMAction2 semantics).
+
+    Args:
+        cfg: The loaded config.
+        args: Parsed arguments of ``tools/test.py``.
+
+    Returns:
+        Config: The same config, updated.
+    """
+    if args.dump is not None:
+        if not args.dump.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--dump {args.dump}: the dump file must end in .pkl or .pickle')
+        dump_metric = dict(type='DumpResults', out_file_path=args.dump)
+        evaluators = cfg.test_evaluator
+        evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
+        cfg.test_evaluator = evaluators + [dump_metric]
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    default_work_dir(cfg, args.config, args.work_dir)
+    cfg.load_from = args.checkpoint
+    select_dist_backend(cfg)
+    return cfg

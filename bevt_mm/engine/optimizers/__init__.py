@@ -1,1 +1,3 @@
+from .swin_layer_decay import SwinLayerDecayOptimWrapperConstructor, video_swin_layer_depth
 
+__all__ = ['SwinLayerDecayOptimWrapperConstructor', 'video_swin_layer_depth']

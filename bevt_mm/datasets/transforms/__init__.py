@@ -1,1 +1,2 @@
 
+from .temporal import ShuffleFrames, SingleFrame  # noqa: F401,E402

@@ -5,6 +5,7 @@ run on CPU-only machines (``gloo``) and keep the CLI semantics of MMAction2
 (``--resume``, ``--amp``, ``--cfg-options``, ``--work-dir``).
 """
 import os.path as osp
+import warnings
 from argparse import Namespace
 
 import torch
@@ -27,6 +28,29 @@ def select_dist_backend(cfg: Config) -> str:
         backend = 'gloo'
     dist_cfg['backend'] = backend
     return backend
+
+
+def adapt_to_device(cfg: Config) -> None:
+    """Make a GPU recipe runnable where there is no GPU, in place.
+
+    * ``nccl`` -> ``gloo`` (:func:`select_dist_backend`);
+    * ``AmpOptimWrapper`` -> ``OptimWrapper``: mmengine's AMP wrapper refuses to
+      build without an accelerator, so CPU runs train in fp32 (with a warning).
+      Everything else in the optimizer config (accumulation, clipping, lr) stays.
+
+    Args:
+        cfg: The config, updated in place.
+    """
+    select_dist_backend(cfg)
+    if torch.cuda.is_available():
+        return
+    optim_wrapper = cfg.get('optim_wrapper', None)
+    if optim_wrapper and optim_wrapper.get('type') == 'AmpOptimWrapper':
+        warnings.warn('No GPU: AmpOptimWrapper (mixed precision) is GPU-only in mmengine; '
+                      'training in fp32 with OptimWrapper.')
+        optim_wrapper['type'] = 'OptimWrapper'
+        for key in ('loss_scale', 'dtype', 'use_fsdp'):
+            optim_wrapper.pop(key, None)
 
 
 def default_work_dir(cfg: Config, config_path: str, work_dir: str = None) -> None:
@@ -61,9 +85,6 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
                              f'the config has {wrapper!r}; set it in the config instead.')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        if not torch.cuda.is_available():
-            # fp16 autocast is CUDA-only; on CPU mmengine's AMP runs bf16.
-            cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
 
     if args.resume == 'auto':
         cfg.resume = True
@@ -87,7 +108,7 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    select_dist_backend(cfg)
+    adapt_to_device(cfg)
     return cfg
 
 
@@ -113,5 +134,5 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     default_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
-    select_dist_backend(cfg)
+    adapt_to_device(cfg)
     return cfg

@@ -1,1 +1,4 @@
+"""Algorithms: BEVT pretraining."""
+from .bevt import BEVT
 
+__all__ = ['BEVT']

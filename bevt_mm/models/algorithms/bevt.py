@@ -1,0 +1,168 @@
+"""``BEVT``: masked image and video modeling with one Video Swin."""
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmaction.registry import MODELS
+from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
+from torch import Tensor, nn
+
+Stream = Dict[str, Union[Tensor, List, None]]
+
+
+@MODELS.register_module()
+class BEVT(BaseModel):
+    """BEVT pretraining: backbone streams, decoders/classifier, frozen tokenizer.
+
+    ``loss`` takes the streams of :class:`BEVTDataPreprocessor` (any of image
+    and video present): the tokenizer turns both streams' tokenizer views into
+    target ids in one call (no grad, always eval), the backbone encodes each
+    stream with its mask, and the head returns the masked cross-entropy of
+    each stream. Image-only batches train the image stream, video-only batches
+    the BEVT-V ablation.
+
+    Args:
+        backbone (dict): e.g. ``BEVTSwinTransformer3D`` with ``final_norm=False``.
+        head (dict): ``BEVTHead``; ``num_classes`` must equal the tokenizer's
+            ``vocab_size``.
+        target_generator (dict): A frozen tokenizer (``forward(uint8 or float
+            (N, 3, h, w)) -> (N, h/8, w/8)`` ids, attribute ``vocab_size``).
+        data_preprocessor (dict, optional): Defaults to
+            ``dict(type='BEVTDataPreprocessor')``.
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self,
+                 backbone: Dict,
+                 head: Dict,
+                 target_generator: Dict,
+                 data_preprocessor: Optional[Union[Dict, nn.Module]] = None,
+                 init_cfg: Optional[Dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='BEVTDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = backbone if isinstance(backbone, nn.Module) else MODELS.build(backbone)
+        self.head = head if isinstance(head, nn.Module) else MODELS.build(head)
+        self.target_generator = target_generator if isinstance(
+            target_generator, nn.Module) else MODELS.build(target_generator)
+        vocab = getattr(self.target_generator, 'vocab_size', None)
+        if vocab != self.head.num_classes:
+            raise ValueError(
+                f'model.target_generator ({type(self.target_generator).__name__}) has '
+                f'vocab_size={vocab} but model.head.num_classes={self.head.num_classes}; '
+                'set model.head.num_classes to the tokenizer\'s codebook size.')
+        for param in self.target_generator.parameters():
+            param.requires_grad_(False)
+        self.target_generator.eval()
+
+    def train(self, mode: bool = True) -> 'BEVT':
+        """Set the mode; the tokenizer always stays in eval mode."""
+        super().train(mode)
+        self.target_generator.eval()
+        return self
+
+    # ---------------------------------------------------------------- helpers
+    @staticmethod
+    def streams_from_tensor(inputs: Tensor,
+                            data_samples: Sequence[BaseDataElement]) -> Dict[str, Stream]:
+        """Streams of a plain (already normalized) tensor batch.
+
+        Args:
+            inputs (Tensor): Images ``(N, C, H, W)`` or videos ``(N, C, T, H, W)``.
+            data_samples (Sequence[BaseDataElement]): With tensor fields
+                ``mask``, ``target_mask`` and ``tokenizer_inputs``.
+
+        Returns:
+            dict: ``image`` and ``video`` streams (one of them None).
+        """
+        modality = 'image' if inputs.dim() == 4 else 'video'
+        stream: Stream = dict(inputs=inputs, data_samples=list(data_samples))
+        for field in ('mask', 'target_mask', 'tokenizer_inputs'):
+            stream[field] = torch.stack(
+                [torch.as_tensor(s.get(field)) for s in data_samples]).to(inputs.device)
+        return {modality: stream, ('video' if modality == 'image' else 'image'): None}
+
+    @torch.no_grad()
+    def tokenize(self, image_view: Optional[Tensor], video_view: Optional[Tensor]
+                 ) -> Dict[str, Tensor]:
+        """Target ids of both streams' tokenizer views in one tokenizer call.
+
+        Args:
+            image_view (Tensor, optional): ``(Ni, 3, h, w)``.
+            video_view (Tensor, optional): ``(Nv, 3, T, h, w)``.
+
+        Returns:
+            dict[str, Tensor]: ``image`` ids ``(Ni, h/8, w/8)`` and/or
+            ``video`` ids ``(Nv, T, h/8, w/8)``.
+        """
+        frames, sizes = [], {}
+        if image_view is not None:
+            frames.append(image_view)
+            sizes['image'] = image_view.shape[0]
+        if video_view is not None:
+            nv, c, t, h, w = video_view.shape
+            frames.append(video_view.transpose(1, 2).reshape(nv * t, c, h, w))
+            sizes['video'] = nv * t
+        if len(frames) == 2 and frames[0].shape[1:] != frames[1].shape[1:]:
+            ids = [self.target_generator(f) for f in frames]  # different sizes
+        else:
+            ids = self.target_generator(torch.cat(frames)).split(list(sizes.values()))
+        out = dict(zip(sizes, ids))
+        if 'video' in out:
+            out['video'] = out['video'].reshape(nv, t, *out['video'].shape[1:])
+        return {k: v.long() for k, v in out.items()}
+
+    # ---------------------------------------------------------------- modes
+    def forward(self, inputs: Union[Tensor, Dict[str, Optional[Stream]]],
+                data_samples: Optional[List[BaseDataElement]] = None,
+                mode: str = 'tensor'):
+        """``mode='loss'``: :meth:`loss`; ``'tensor'``: :meth:`extract_feat`
+        for a tensor, or token logits at every position per stream for the
+        preprocessor's streams (masks applied)."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode in ('tensor', 'predict'):
+            if isinstance(inputs, Tensor):
+                return self.extract_feat(inputs)
+            return {name: self.head(name, self.backbone.forward_pretrain(
+                        s['inputs'], s.get('mask')))
+                    for name, s in inputs.items() if s is not None}
+        raise RuntimeError(f'Invalid mode "{mode}".')
+
+    def extract_feat(self, inputs: Tensor) -> Union[Tensor, tuple]:
+        """Backbone features as for fine-tuning (no mask)."""
+        return self.backbone(inputs)
+
+    def loss(self, inputs: Union[Tensor, Dict[str, Optional[Stream]]],
+             data_samples: Optional[List[BaseDataElement]] = None) -> Dict[str, Tensor]:
+        """Masked-token losses of the streams in the batch.
+
+        Args:
+            inputs (dict | Tensor): Streams from :class:`BEVTDataPreprocessor`
+                (``image``/``video``: dict with ``inputs``, ``mask``,
+                ``target_mask``, ``tokenizer_inputs``, or None), or a plain
+                normalized tensor batch of one modality with ``data_samples``.
+            data_samples (list, optional): Needed for a tensor batch.
+
+        Returns:
+            dict[str, Tensor]: ``loss_image``/``loss_video`` (weighted) and
+            ``acc_image``/``acc_video`` (masked-token accuracy, %), for the
+            streams present.
+        """
+        streams = self.streams_from_tensor(inputs, data_samples) \
+            if isinstance(inputs, Tensor) else inputs
+        present = {k: s for k, s in streams.items() if s is not None}
+        if not present:
+            raise ValueError('BEVT.loss got a batch with neither images nor videos')
+        targets = self.tokenize(
+            present['image']['tokenizer_inputs'] if 'image' in present else None,
+            present['video']['tokenizer_inputs'] if 'video' in present else None)
+        kwargs = {}
+        for name, stream in present.items():
+            kwargs[f'{name}_feats'] = self.backbone.forward_pretrain(
+                stream['inputs'], stream['mask'])
+            kwargs[f'{name}_target'] = targets[name]
+            kwargs[f'{name}_mask'] = stream['target_mask']
+        return self.head.loss(**kwargs)

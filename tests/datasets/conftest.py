@@ -64,3 +64,47 @@ def media(tmp_path_factory) -> Dict[str, object]:
                 image_list=str(image_list), image_list_bad=str(image_list_bad),
                 corrupt_mp4=osp.join(str(root), 'corrupt.mp4'),
                 corrupt_jpg=osp.join(str(img_dir), 'corrupt.jpg'))
+
+
+
+def _video_pipeline(clip_len=16, frame_interval=8, scale=(256, 320), crop=224, tok=112):
+    return [
+        dict(type='DecordInit'),
+        dict(type='CheckVideoLength', min_frames=clip_len // 2),
+        dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval, num_clips=1),
+        dict(type='DecordDecode'),
+        dict(type='RandomRescale', scale_range=scale, interpolation='bicubic'),
+        dict(type='RandomCrop', size=crop),
+        dict(type='Flip', flip_ratio=0.5),
+        dict(type='TokenizerView', size=tok),
+        dict(type='TubeMaskGenerator', num_frames=clip_len, temporal_patch=2,
+             masked_tube_range=(0.5, 1.0), input_size=crop // 16, num_masking_patches=98
+             if crop == 224 else (crop // 16)**2 // 2, min_num_patches=16 if crop == 224 else 2),
+        dict(type='PackBEVTInputs', modality='video'),
+    ]
+
+
+def _image_pipeline(scale=(256, 320), crop=224, tok=112):
+    return [
+        dict(type='LoadImageAsClip'),
+        dict(type='RandomRescale', scale_range=scale, interpolation='bicubic'),
+        dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0),
+        dict(type='RandomCrop', size=crop),
+        dict(type='Flip', flip_ratio=0.5),
+        dict(type='TokenizerView', size=tok),
+        dict(type='BlockMaskGenerator', input_size=crop // 16, num_masking_patches=98
+             if crop == 224 else (crop // 16)**2 // 2, min_num_patches=16 if crop == 224 else 2),
+        dict(type='PackBEVTInputs', modality='image'),
+    ]
+
+
+@pytest.fixture(scope='session')
+def video_pipeline():
+    """Factory of the recipe's video pipeline (paper sizes by default)."""
+    return _video_pipeline
+
+
+@pytest.fixture(scope='session')
+def image_pipeline():
+    """Factory of the recipe's image pipeline (paper sizes by default)."""
+    return _image_pipeline

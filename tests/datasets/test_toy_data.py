@@ -1,0 +1,155 @@
+"""Toy data generator: real files, balanced labels, determinism, and the temporal property."""
+import hashlib
+import os.path as osp
+import subprocess
+import sys
+
+import decord
+import numpy as np
+import pytest
+from PIL import Image
+
+from bevt_mm.datasets import toy
+
+SIZE, FRAMES = 32, 8
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.fixture(scope='module')
+def toy_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('toy'))
+    meta = toy.make_toy_data(root, seed=0, size=SIZE, num_frames=FRAMES, num_images=(10, 2),
+                             num_spatial=(8, 4), num_temporal=(8, 4), photo_fraction=0.5)
+    return root, meta
+
+
+def _rows(path):
+    return [(p, int(label)) for p, label in (line.split() for line in open(path))]
+
+
+def _decode(path):
+    vr = decord.VideoReader(path)
+    return vr.get_batch(list(range(len(vr)))).asnumpy()
+
+
+def test_files_decode_with_decord_and_lists_are_balanced(toy_root):
+    root, meta = toy_root
+    for kind, n_classes in (('spatial', 4), ('temporal', 4)):
+        for split, n in (('train', 8), ('val', 4)):
+            rows = _rows(osp.join(root, kind, f'{split}_list.txt'))
+            assert len(rows) == n
+            counts = np.bincount([label for _, label in rows], minlength=n_classes)
+            assert counts.max() - counts.min() <= 1
+            for rel, _ in rows:
+                frames = _decode(osp.join(root, kind, rel))
+                assert frames.shape == (FRAMES, SIZE, SIZE, 3) and frames.dtype == np.uint8
+        classes = open(osp.join(root, kind, 'classes.txt')).read().split()
+        assert len(classes) == n_classes
+    rows = _rows(osp.join(root, 'images', 'train_list.txt'))
+    assert len(rows) == 10 and {label for _, label in rows} <= set(range(len(toy.IMAGE_CLASSES)))
+    img = Image.open(osp.join(root, 'images', rows[0][0]))
+    assert img.format == 'JPEG' and img.size == (SIZE, SIZE) and img.mode == 'RGB'
+    assert osp.exists(osp.join(root, 'README.md')) and meta['seconds'] > 0
+
+
+def test_deterministic_from_the_seed(toy_root, tmp_path):
+    root, _ = toy_root
+    again = str(tmp_path / 'again')
+    toy.make_video_set(again, 'temporal', 2, 0, seed=0, size=SIZE, num_frames=FRAMES)
+    other = str(tmp_path / 'other')
+    toy.make_video_set(other, 'temporal', 2, 0, seed=1, size=SIZE, num_frames=FRAMES)
+    for rel in ('train/temporal_train_00000.mp4', 'train/temporal_train_00001.mp4'):
+        a = open(osp.join(root, 'temporal', rel), 'rb').read()
+        b = open(osp.join(again, 'temporal', rel), 'rb').read()
+        assert hashlib.sha1(a).hexdigest() == hashlib.sha1(b).hexdigest()
+        assert not np.array_equal(_decode(osp.join(root, 'temporal', rel)),
+                                  _decode(osp.join(other, 'temporal', rel)))
+    # an item does not depend on how many items are made
+    f1, _ = toy.spatial_video(toy.item_rng(0, 'spatial', 'train', 3), 3, SIZE, FRAMES)
+    f2, _ = toy.spatial_video(toy.item_rng(0, 'spatial', 'train', 3), 3, SIZE, FRAMES)
+    np.testing.assert_array_equal(f1, f2)
+
+
+def test_spatial_class_is_the_shape():
+    for label in range(4):
+        _, meta = toy.spatial_video(toy.item_rng(0, 'spatial', 'val', label), label, SIZE, FRAMES)
+        assert meta['shape'] == label
+
+
+def test_temporal_orders_are_permutations_of_one_path():
+    n = 16
+    orders = [toy.temporal_order(c, n) for c in range(4)]
+    for o in orders:
+        assert sorted(o.tolist()) == list(range(n))
+    assert len({tuple(o) for o in orders}) == 4
+    np.testing.assert_array_equal(orders[1], orders[0][::-1])
+    np.testing.assert_array_equal(orders[3], orders[2][::-1])
+    rng = toy.item_rng(0, 'temporal', 'train', 0)
+    frames, meta = toy.temporal_video(rng, 2, SIZE, FRAMES)
+    # the shown frames are exactly the path's frames in the class's order
+    rng = toy.item_rng(0, 'temporal', 'train', 0)
+    frames0, meta0 = toy.temporal_video(rng, 0, SIZE, FRAMES)
+    np.testing.assert_array_equal(frames, frames0[toy.temporal_order(2, FRAMES)])
+
+
+def _object_x(frames):
+    """Circular mean x of the object in each frame (background = per-pixel temporal median)."""
+    f = frames.astype(np.float32)
+    diff = np.abs(f - np.median(f, axis=0, keepdims=True)).sum(-1)  # T, H, W
+    w = diff.sum(1)  # T, W: column weights
+    ang = 2 * np.pi * (np.arange(frames.shape[2]) + 0.5) / frames.shape[2]
+    z = (w * np.exp(1j * ang)[None]).sum(1)
+    return (np.angle(z) % (2 * np.pi)) * frames.shape[2] / (2 * np.pi)
+
+
+def test_temporal_property_frames_alike_order_differs():
+    """Decoded toy-temporal videos: per-frame appearance is the same in every class,
+    the frame-to-frame motion is not (+v, -v, +2v, -2v)."""
+    size, n_frames, per_class = 64, 16, 12
+    xs = {c: [] for c in range(4)}
+    steps = {c: [] for c in range(4)}
+    means = {c: [] for c in range(4)}
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        for c in range(4):
+            for i in range(per_class):
+                frames, _ = toy.temporal_video(toy.item_rng(5, 'temporal', 'train', 4 * i + c), c,
+                                               size, n_frames)
+                path = osp.join(d, f'{c}_{i}.mp4')
+                toy.write_mp4(path, frames)
+                frames = _decode(path)
+                x = _object_x(frames)
+                xs[c].append(x)
+                step = (np.diff(x) + size / 2) % size - size / 2
+                steps[c].append(np.median(step))
+                means[c].append(frames.reshape(n_frames, -1, 3).mean(1))  # T, 3
+    med = {c: float(np.median(steps[c])) for c in range(4)}
+    # ordered frames: the class is the motion between consecutive frames
+    assert 1.0 < med[0] < 3.0 and -3.0 < med[1] < -1.0
+    assert med[2] > 1.2 * med[0] and med[3] < 1.2 * med[1]  # fast classes: faster
+    assert all(np.sign(s) == 1 for s in steps[0] + steps[2])
+    assert all(np.sign(s) == -1 for s in steps[1] + steps[3])
+    # single frames: object positions and frame colour statistics are alike across classes
+    from scipy.stats import ks_2samp
+    pooled = {c: np.concatenate(xs[c]) for c in range(4)}
+    for c in range(1, 4):
+        assert ks_2samp(pooled[0], pooled[c]).pvalue > 0.01
+        a = np.concatenate(means[0]).mean(1)
+        b = np.concatenate(means[c]).mean(1)
+        assert ks_2samp(a, b).pvalue > 0.01
+    # positions in frame t are spread over the whole width for every t (uniform start)
+    x_by_t = np.stack(xs[0] + xs[1] + xs[2] + xs[3])  # videos, T
+    assert np.all(np.ptp(x_by_t, axis=0) > size / 2)
+
+
+def test_cli_writes_sets(tmp_path):
+    out = str(tmp_path / 'toy')
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'make_toy_data.py'),
+                           '--out', out, '--seed', '3', '--size', '32', '--frames', '4',
+                           '--images', '2', '1', '--spatial', '4', '0', '--temporal', '4', '0',
+                           '--photo-fraction', '0'],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'temporal' in proc.stdout
+    assert len(_rows(osp.join(out, 'temporal', 'train_list.txt'))) == 4
+    assert _decode(osp.join(out, 'spatial', 'train', 'spatial_train_00000.mp4')).shape[0] == 4

@@ -97,13 +97,13 @@ class BEVTWindowAttention3D(WindowAttention3D):
         qkv = self.qkv(x).reshape(B_, N, 3, nh, C // nh).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # B_, nH, N, d
         if mask is not None:
+            # windows and heads share one axis, so the (bias + shift mask) of
+            # shape (1, nW * nH, N, N) broadcasts over the batch in a 4D call
+            # (5D inputs make CPU SDPA fall back to a slow path)
             nw = mask.shape[0]
-            # (1, nW, nH, N, N): bias + shift mask, broadcast over the batch
-            attn_bias = bias.unsqueeze(0) + mask.to(x.dtype).unsqueeze(1)
-            attn_bias = attn_bias.unsqueeze(0)
-            q = q.reshape(B_ // nw, nw, nh, N, -1)
-            k = k.reshape(B_ // nw, nw, nh, N, -1)
-            v = v.reshape(B_ // nw, nw, nh, N, -1)
+            attn_bias = (bias.unsqueeze(0) + mask.to(x.dtype).unsqueeze(1)).reshape(
+                1, nw * nh, N, N)
+            q, k, v = (t.reshape(B_ // nw, nw * nh, N, -1) for t in (q, k, v))
         else:
             attn_bias = bias.unsqueeze(0)
         if self.fused:

@@ -1,0 +1,188 @@
+"""BEVTSwinTransformer3D: weight sharing, masking, attention forms, shapes."""
+import time
+
+import pytest
+import torch
+from bevt_builders import TINY_ARCH, TINY_WINDOW, tiny_backbone_cfg
+from mmaction.registry import MODELS
+
+from bevt_mm.models.backbones import BEVTSwinTransformer3D
+
+
+def build(**kwargs) -> BEVTSwinTransformer3D:
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_backbone_cfg(**kwargs))
+    model.init_weights()
+    return model.eval()
+
+
+def tie_2d_to_3d(model: BEVTSwinTransformer3D) -> None:
+    """2D patch weight = sum over time of the 3D one (and same bias/norm)."""
+    with torch.no_grad():
+        model.patch_embed_2d.proj.weight.copy_(model.patch_embed.proj.weight.sum(2))
+        model.patch_embed_2d.proj.bias.copy_(model.patch_embed.proj.bias)
+        model.patch_embed_2d.norm.load_state_dict(model.patch_embed.norm.state_dict())
+
+
+@torch.no_grad()
+def test_image_stream_equals_video_stream_on_repeated_image():
+    model = build(final_norm=True, out_indices=(0, 1, 2, 3))
+    tie_2d_to_3d(model)
+    image = torch.randn(2, 3, 64, 64)
+    clip = image.unsqueeze(2).repeat(1, 1, 2, 1, 1)
+    outs_image = model(image)
+    outs_video = model(clip)
+    assert len(outs_image) == 4
+    for oi, ov in zip(outs_image, outs_video):
+        assert ov.shape[2] == 1
+        torch.testing.assert_close(oi, ov.squeeze(2), atol=1e-5, rtol=1e-5)
+    # the pretraining path with a mask too
+    mask = torch.rand(2, 4, 4) < 0.5
+    s3i, s4i = model(image, mask)
+    s3v, s4v = model(clip, mask.unsqueeze(1))
+    torch.testing.assert_close(s3i, s3v.squeeze(1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(s4i, s4v.squeeze(1), atol=1e-5, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_pretrain_features_and_mask_token():
+    model = build()
+    video = torch.randn(2, 3, 4, 64, 64)
+    s3, s4 = model.forward_pretrain(video)
+    c = TINY_ARCH['embed_dims']
+    assert s3.shape == (2, 2, 4, 4, 4 * c) and s4.shape == (2, 2, 2, 2, 8 * c)
+    # fully masked inputs: features no longer depend on the pixels
+    full = torch.ones(2, 2, 4, 4, dtype=torch.bool)
+    a = model.forward_pretrain(video, full)[1]
+    b = model.forward_pretrain(torch.randn_like(video), full)[1]
+    torch.testing.assert_close(a, b)
+    # masking changes features; the mask token is used at masked patches only
+    emb = model._embed(video, full & (torch.rand(2, 2, 4, 4) < 0.5))
+    plain = model._embed(video, None)
+    masked = (emb == model.mask_token.view(1, 1, 1, 1, -1)).all(-1)
+    assert masked.any() and (emb[~masked] == plain[~masked]).all()
+    with pytest.raises(ValueError, match='divide'):
+        model.forward_pretrain(video, torch.ones(2, 2, 3, 3, dtype=torch.bool))
+
+
+def test_fused_attention_matches_explicit_forward_and_backward():
+    model = build()
+    x = torch.randn(1, 3, 4, 72, 72)  # 18x18 patch grid: padded windows, shifts, masks
+    mask = torch.rand(1, 2, 9, 9) < 0.5
+    grads = []
+    outs = []
+    for fused in (True, False):
+        model.fused_attention = fused
+        model.zero_grad()
+        s3, s4 = model.forward_pretrain(x, mask)
+        (s3.square().mean() + s4.square().mean()).backward()
+        outs.append((s3.detach(), s4.detach()))
+        grads.append(model.layers[0].blocks[1].attn.qkv.weight.grad.clone())
+    torch.testing.assert_close(outs[0][0], outs[1][0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(outs[0][1], outs[1][1], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-5, rtol=1e-4)
+
+
+def test_with_cp_gives_same_gradients():
+    plain = build()
+    cp = build(with_cp=True)
+    cp.load_state_dict(plain.state_dict())
+    x = torch.randn(1, 3, 4, 64, 64)
+    for m in (plain, cp):
+        m.train()
+        s3, s4 = m.forward_pretrain(x)
+        (s3.mean() + s4.square().mean()).backward()
+    for (name, p1), p2 in zip(plain.named_parameters(), cp.parameters()):
+        if p1.grad is not None:
+            torch.testing.assert_close(p1.grad, p2.grad, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_shrunk_window_uses_true_relative_offsets():
+    """A window shrunk to the feature map takes the bias of its real offsets."""
+    attn = build().layers[0].blocks[0].attn
+    full = attn.relative_position_bias(TINY_WINDOW)  # nH, 32, 32
+    sub = attn.relative_position_bias((1, 2, 2))
+    coords = [(0, h, w) for h in range(2) for w in range(2)]
+    flat = [(d * TINY_WINDOW[1] + h) * TINY_WINDOW[2] + w for d, h, w in coords]
+    torch.testing.assert_close(sub, full[:, flat][:, :, flat])
+    # temporal-only shrink is MMAction2's prefix slice (image stream, T'=1)
+    n = TINY_WINDOW[1] * TINY_WINDOW[2]
+    torch.testing.assert_close(attn.relative_position_bias((1, 4, 4)), full[:, :n, :n])
+
+
+def test_state_dict_keys_are_stock_plus_bevt_extras():
+    from mmaction.models.backbones import SwinTransformer3D
+    ours = set(build(final_norm=True).state_dict())
+    stock = set(SwinTransformer3D(arch=dict(TINY_ARCH), window_size=TINY_WINDOW,
+                                  pretrained2d=False).state_dict())
+    stock = {k for k in stock if not k.endswith('relative_position_index')}
+    assert ours - stock == {'mask_token', 'patch_embed_2d.proj.weight',
+                            'patch_embed_2d.proj.bias', 'patch_embed_2d.norm.weight',
+                            'patch_embed_2d.norm.bias'}
+    assert stock - ours == set()
+    assert not any(k.startswith('norm3') for k in build(final_norm=False).state_dict())
+
+
+def test_fine_tuning_path_is_a_plain_backbone():
+    model = build(final_norm=True, frozen_stages=1)
+    model.train()
+    assert not model.layers[0].training  # frozen stages stay in eval
+    out = model(torch.randn(1, 3, 4, 64, 64))
+    assert out.shape == (1, 8 * TINY_ARCH['embed_dims'], 2, 2, 2)
+    assert model.eval() is model
+
+
+@pytest.mark.parametrize('arch', ['tiny', 'base'])
+@torch.no_grad()
+def test_token_logit_shapes_at_224(arch):
+    """224 images -> 14x14 logits; 16x224x224 clips -> 16x14x14 (tubelet restored).
+
+    The base arch keeps its widths and heads with 1 block per stage (cost).
+    """
+    from bevt_mm.models.heads import BEVTHead
+    arches = dict(tiny='tiny', base=dict(embed_dims=128, depths=[1, 1, 1, 1],
+                                         num_heads=[4, 8, 16, 32]))
+    torch.manual_seed(0)
+    backbone = BEVTSwinTransformer3D(arch=arches[arch], final_norm=False).eval()
+    head = BEVTHead(in_channels=backbone.num_features[-1], num_classes=64).eval()
+    image = torch.randn(1, 3, 224, 224)
+    mask = torch.zeros(1, 14, 14, dtype=torch.bool)
+    assert head('image', backbone(image, mask)).shape == (1, 14, 14, 64)
+    video = torch.randn(1, 3, 16, 224, 224)
+    vmask = torch.zeros(1, 8, 14, 14, dtype=torch.bool)
+    assert head('video', backbone(video, vmask)).shape == (1, 16, 14, 14, 64)
+
+
+def test_paper_base_arch_builds_and_runs_small_input():
+    torch.manual_seed(0)
+    model = BEVTSwinTransformer3D(arch='base', final_norm=False, drop_path_rate=0.3)
+    assert model.embed_dims == 128 and model.depths == [2, 2, 18, 2]
+    with torch.no_grad():
+        s3, s4 = model.eval().forward_pretrain(torch.randn(1, 3, 2, 32, 32))
+    assert s3.shape == (1, 1, 2, 2, 512) and s4.shape == (1, 1, 1, 1, 1024)
+
+
+def test_sdpa_attention_speed_vs_explicit():
+    """Swin-T stage-1 window attention (8x7x7 windows, shift mask): SDPA vs explicit.
+
+    Timing is printed; the bound is loose so that a busy machine does not fail it.
+    """
+    from mmaction.models.backbones.swin import compute_mask
+    torch.manual_seed(0)
+    attn = BEVTSwinTransformer3D(arch='tiny').layers[0].blocks[1].attn.eval()
+    x = torch.randn(16, 392, 96)  # 16 windows of 8x7x7 tokens
+    mask = compute_mask(8, 28, 14, (8, 7, 7), (4, 3, 3), x.device)  # 8 windows
+    times = {False: [], True: []}
+    with torch.no_grad():
+        outs = {f: attn.__class__.forward(attn, x, mask) for f in (False, True)}
+        for _ in range(3):
+            for fused in (False, True):
+                attn.fused = fused
+                start = time.perf_counter()
+                out = attn(x, mask)
+                times[fused].append(time.perf_counter() - start)
+                outs[fused] = out
+    explicit, sdpa = min(times[False]), min(times[True])
+    print(f'window attention: explicit {explicit * 1e3:.1f} ms, sdpa {sdpa * 1e3:.1f} ms')
+    torch.testing.assert_close(outs[True], outs[False], atol=1e-5, rtol=1e-4)
+    assert sdpa < 1.5 * explicit

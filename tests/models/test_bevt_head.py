@@ -1,0 +1,94 @@
+"""BEVTHead: decoder shapes, masked loss, accuracy, weights."""
+import pytest
+import torch
+
+from bevt_mm.models.heads import BEVTHead
+
+C = 32
+
+
+def make_head(**kwargs) -> BEVTHead:
+    torch.manual_seed(0)
+    head = BEVTHead(in_channels=C, num_classes=16, **kwargs)
+    head.init_weights()
+    return head
+
+
+def image_feats(n: int = 2):
+    return torch.randn(n, 4, 4, C // 2), torch.randn(n, 2, 2, C)
+
+
+def video_feats(n: int = 2, t: int = 2):
+    return torch.randn(n, t, 4, 4, C // 2), torch.randn(n, t, 2, 2, C)
+
+
+def test_logit_shapes_and_temporal_restore():
+    head = make_head()
+    assert head('image', image_feats()).shape == (2, 4, 4, 16)
+    assert head('video', video_feats(t=3)).shape == (2, 6, 4, 4, 16)
+    assert make_head(temporal_scale=4)('video', video_feats(t=1)).shape == (2, 4, 4, 4, 16)
+
+
+def test_loss_uses_masked_positions_only():
+    """Each decoded position depends only on its own stage-3 token and its
+    stage-4 parent, so perturbing unmasked stage-3 tokens (or unmasked targets)
+    must leave the loss unchanged, and perturbing masked ones must not."""
+    head = make_head()
+    s3, s4 = image_feats()
+    target = torch.randint(0, 16, (2, 4, 4))
+    mask = torch.rand(2, 4, 4) < 0.5
+    mask[0, 0, 0], mask[0, 0, 1] = True, False
+    loss, _ = head.stream_loss('image', (s3, s4), target, mask)
+
+    s3_unmasked = s3.clone()
+    s3_unmasked[~mask] += torch.randn_like(s3_unmasked[~mask]) * 10
+    target_unmasked = target.clone()
+    target_unmasked[~mask] = (target_unmasked[~mask] + 1) % 16
+    loss2, _ = head.stream_loss('image', (s3_unmasked, s4), target_unmasked, mask)
+    torch.testing.assert_close(loss, loss2)
+
+    s3_masked = s3.clone()
+    s3_masked[mask] += 10
+    loss3, _ = head.stream_loss('image', (s3_masked, s4), target, mask)
+    assert (loss - loss3).abs() > 1e-4
+    # equals cross-entropy of the all-position logits at masked positions
+    logits = head('image', (s3, s4))
+    ref = torch.nn.functional.cross_entropy(logits[mask], target[mask])
+    torch.testing.assert_close(loss, ref)
+
+
+def test_loss_dict_weights_and_accuracy():
+    head = make_head(loss_weights=dict(video=0.5))
+    s_img, s_vid = image_feats(), video_feats()
+    img_t, vid_t = torch.randint(0, 16, (2, 4, 4)), torch.randint(0, 16, (2, 4, 4, 4))
+    img_m, vid_m = torch.rand(2, 4, 4) < 0.5, torch.rand(2, 4, 4, 4) < 0.5
+    losses = head.loss(s_img, img_t, img_m, s_vid, vid_t, vid_m)
+    assert set(losses) == {'loss_image', 'acc_image', 'loss_video', 'acc_video'}
+    raw, acc = head.stream_loss('video', s_vid, vid_t, vid_m)
+    torch.testing.assert_close(losses['loss_video'], raw * 0.5)
+    logits = head('video', s_vid)
+    expected = (logits[vid_m].argmax(-1) == vid_t[vid_m]).float().mean() * 100
+    torch.testing.assert_close(acc, expected)
+    assert set(head.loss(video_feats=s_vid, video_target=vid_t, video_mask=vid_m)) == {
+        'loss_video', 'acc_video'}
+
+
+def test_nothing_masked_gives_finite_zero_loss():
+    head = make_head()
+    s3, s4 = image_feats()
+    s3.requires_grad_(True)
+    loss, _ = head.stream_loss('image', (s3, s4), torch.zeros(2, 4, 4, dtype=torch.long),
+                               torch.zeros(2, 4, 4, dtype=torch.bool))
+    assert loss.item() == 0.0
+    loss.backward()
+
+
+def test_separate_norms_and_errors():
+    head = make_head(share_norm=False)
+    assert hasattr(head, 'image_norm') and hasattr(head, 'video_norm')
+    assert not hasattr(head, 'norm')
+    with pytest.raises(ValueError, match='loss_weights'):
+        BEVTHead(in_channels=C, loss_weights=dict(audio=1.0))
+    with pytest.raises(ValueError, match='differ'):
+        head.stream_loss('image', image_feats(), torch.zeros(2, 3, 3, dtype=torch.long),
+                         torch.ones(2, 3, 3, dtype=torch.bool))

@@ -186,3 +186,24 @@ def test_sdpa_attention_speed_vs_explicit():
     print(f'window attention: explicit {explicit * 1e3:.1f} ms, sdpa {sdpa * 1e3:.1f} ms')
     torch.testing.assert_close(outs[True], outs[False], atol=1e-5, rtol=1e-4)
     assert sdpa < 1.5 * explicit
+
+
+def test_pretrained_full_bevt_checkpoint(tmp_path):
+    """``pretrained=`` takes the ``backbone.*`` keys of a full BEVT checkpoint."""
+    src = build()
+    path = str(tmp_path / 'bevt.pth')
+    torch.save(dict(state_dict={**{f'backbone.{k}': v for k, v in src.state_dict().items()},
+                                'head.classifier.weight': torch.zeros(2, 2)}), path)
+    torch.manual_seed(1)
+    dst = MODELS.build(tiny_backbone_cfg(pretrained=path))
+    dst.init_weights()
+    for (name, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_runs_under_bf16_autocast():
+    model = build()
+    x = torch.randn(1, 3, 4, 64, 64)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        s3, s4 = model.forward_pretrain(x, torch.rand(1, 2, 4, 4) < 0.5)
+    assert torch.isfinite(s4.float()).all()

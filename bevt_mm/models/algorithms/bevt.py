@@ -156,6 +156,12 @@ class BEVT(BaseModel):
         present = {k: s for k, s in streams.items() if s is not None}
         if not present:
             raise ValueError('BEVT.loss got a batch with neither images nor videos')
+        for name, stream in present.items():
+            lacking = [f for f in ('mask', 'target_mask', 'tokenizer_inputs')
+                       if stream.get(f) is None]
+            if lacking:
+                raise KeyError(f'{name} samples lack {lacking}: the pipeline must end with '
+                               'TokenizerView, a mask generator and PackBEVTInputs')
         targets = self.tokenize(
             present['image']['tokenizer_inputs'] if 'image' in present else None,
             present['video']['tokenizer_inputs'] if 'video' in present else None)

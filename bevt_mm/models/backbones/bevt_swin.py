@@ -203,21 +203,43 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
     # ------------------------------------------------------------------ init
     def init_weights(self) -> None:
         """Initialize: default init, then ``pretrained`` if given."""
-        if self.pretrained and self.pretrained2d:
-            BaseModule.init_weights(self)
-            self._init_mask_token()
-            self.inflate_weights(MMLogger.get_current_instance())
-            return
-        if self.pretrained:
-            self.init_cfg = dict(type='Pretrained', checkpoint=self.pretrained)
-            BaseModule.init_weights(self)
-            return
         BaseModule.init_weights(self)
         self._init_mask_token()
+        if self.pretrained:
+            logger = MMLogger.get_current_instance()
+            if self.pretrained2d:
+                self.inflate_weights(logger)
+            else:
+                self.load_pretrained(logger)
 
     def _init_mask_token(self) -> None:
         if self.mask_token is not None:
             trunc_normal_(self.mask_token, std=.02)
+
+    def _load_matching(self, state_dict: Dict[str, Tensor], logger: MMLogger) -> None:
+        """Load the keys this backbone has with matching shapes; log the rest."""
+        own = self.state_dict()
+        mismatched = [k for k, v in state_dict.items()
+                      if k in own and own[k].shape != v.shape]
+        state_dict = {k: v for k, v in state_dict.items()
+                      if k in own and k not in mismatched}
+        msg = self.load_state_dict(state_dict, strict=False)
+        logger.info(f'BEVTSwinTransformer3D: loaded {self.pretrained}: {msg}')
+        if mismatched:
+            logger.warning(f'BEVTSwinTransformer3D: shape mismatch, not loaded: {mismatched}')
+
+    def load_pretrained(self, logger: MMLogger) -> None:
+        """Load ``self.pretrained`` as is: a backbone state dict, or a full
+        BEVT checkpoint whose ``backbone.*`` keys are taken.
+
+        Args:
+            logger (MMLogger): Logger for the load report.
+        """
+        from ..utils.checkpoint_convert import get_state_dict
+        state_dict = get_state_dict(_load_checkpoint(self.pretrained, map_location='cpu'))
+        if any(k.startswith('backbone.') for k in state_dict):
+            state_dict = {k[9:]: v for k, v in state_dict.items() if k.startswith('backbone.')}
+        self._load_matching(state_dict, logger)
 
     def inflate_weights(self, logger: MMLogger) -> None:
         """Load a 2D checkpoint (``self.pretrained``) into both streams.
@@ -230,13 +252,9 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
         """
         from ..utils.checkpoint_convert import image_to_joint, swin2d_to_bevt
         checkpoint = _load_checkpoint(self.pretrained, map_location='cpu')
-        state_dict = swin2d_to_bevt(checkpoint)
-        state_dict = image_to_joint(state_dict, window_size=self.window_size,
+        state_dict = image_to_joint(swin2d_to_bevt(checkpoint), window_size=self.window_size,
                                     patch_size=self.patch_size)
-        own = self.state_dict()
-        state_dict = {k: v for k, v in state_dict.items() if k in own}
-        msg = self.load_state_dict(state_dict, strict=False)
-        logger.info(f'BEVTSwinTransformer3D: loaded 2D weights from {self.pretrained}: {msg}')
+        self._load_matching(state_dict, logger)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # relative_position_index is a non-persistent constant here; drop it

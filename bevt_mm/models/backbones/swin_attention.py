@@ -92,16 +92,17 @@ class BEVTWindowAttention3D(WindowAttention3D):
         if window_size is None:
             hw = self.window_size[1] * self.window_size[2]
             window_size = (N // hw, self.window_size[1], self.window_size[2])
-        bias = self.relative_position_bias(window_size).to(x.dtype)  # nH, N, N
         nh = self.num_heads
         qkv = self.qkv(x).reshape(B_, N, 3, nh, C // nh).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # B_, nH, N, d
+        # q's dtype, so that SDPA also accepts the float mask under autocast
+        bias = self.relative_position_bias(window_size).to(q.dtype)  # nH, N, N
         if mask is not None:
             # windows and heads share one axis, so the (bias + shift mask) of
             # shape (1, nW * nH, N, N) broadcasts over the batch in a 4D call
             # (5D inputs make CPU SDPA fall back to a slow path)
             nw = mask.shape[0]
-            attn_bias = (bias.unsqueeze(0) + mask.to(x.dtype).unsqueeze(1)).reshape(
+            attn_bias = (bias.unsqueeze(0) + mask.to(q.dtype).unsqueeze(1)).reshape(
                 1, nw * nh, N, N)
             q, k, v = (t.reshape(B_ // nw, nw * nh, N, -1) for t in (q, k, v))
         else:

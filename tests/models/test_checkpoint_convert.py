@@ -222,3 +222,19 @@ def test_cli_converts_the_authors_golden_file(tmp_path):
     assert torch.equal(exported['norm3.weight'], raw['backbone.norm.weight'])
     assert 'layers.0.blocks.0.attn.relative_position_index' in exported
     assert not any(k.startswith(('patch_embed_2d', 'mask_token')) for k in exported)
+
+
+def test_export_resizes_tables_for_a_new_window():
+    bb = BEVTSwinTransformer3D(arch=dict(TINY_ARCH), window_size=(8, 7, 7), final_norm=False)
+    with torch.no_grad():
+        bb.layers[0].blocks[0].attn.relative_position_bias_table.fill_(0.25)
+    head = BEVTHead(in_channels=64, num_classes=16)
+    ckpt = {**{f'backbone.{k}': v for k, v in bb.state_dict().items()},
+            **{f'head.{k}': v for k, v in head.state_dict().items()}}
+    out = bevt_to_mmaction_swin(ckpt, window_size=(8, 7, 7), new_window_size=(16, 7, 7))
+    table = out['layers.0.blocks.0.attn.relative_position_bias_table']
+    assert table.shape == (31 * 13 * 13, 1)
+    torch.testing.assert_close(table, torch.full_like(table, 0.25))
+    assert out['layers.0.blocks.0.attn.relative_position_index'].shape == (16 * 49, 16 * 49)
+    stock = BEVTSwinTransformer3D(arch=dict(TINY_ARCH), window_size=(16, 7, 7))
+    assert not stock.load_state_dict(out, strict=False).unexpected_keys

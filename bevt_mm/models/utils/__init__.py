@@ -2,8 +2,10 @@
 from .checkpoint_convert import (bevt_to_mmaction_swin, convert_authors_bevt,
                                  get_state_dict, image_to_joint,
                                  image_to_joint_checkpoint,
-                                 relative_position_index, swin2d_to_bevt)
+                                 relative_position_index,
+                                 resize_relative_table, swin2d_to_bevt)
 
 __all__ = ['bevt_to_mmaction_swin', 'convert_authors_bevt', 'get_state_dict',
            'image_to_joint', 'image_to_joint_checkpoint', 'relative_position_index',
+           'resize_relative_table',
            'swin2d_to_bevt']

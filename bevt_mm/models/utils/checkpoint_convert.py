@@ -247,9 +247,24 @@ def relative_position_index(window_size: Sequence[int]) -> Tensor:
     return rel.sum(-1)
 
 
+def resize_relative_table(table: Tensor, window_size: Sequence[int],
+                          new_window_size: Sequence[int]) -> Tensor:
+    """Resize a 3D relative table ``((2Wd-1)(2Wh-1)(2Ww-1), nH)`` trilinearly
+    to another window (e.g. 8x7x7 -> 16x7x7 for the SSv2 recipe)."""
+    old = [2 * w - 1 for w in window_size]
+    new = [2 * w - 1 for w in new_window_size]
+    if old == new:
+        return table
+    heads = table.shape[1]
+    grid = table.t().reshape(1, heads, *old).float()
+    grid = F.interpolate(grid, size=new, mode='trilinear', align_corners=False)
+    return grid.reshape(heads, -1).t().contiguous().to(table.dtype)
+
+
 def bevt_to_mmaction_swin(checkpoint: Any,
                           window_size: Sequence[int] = (8, 7, 7),
-                          norm3: str = 'decoder') -> StateDict:
+                          norm3: str = 'decoder',
+                          new_window_size: Optional[Sequence[int]] = None) -> StateDict:
     """Our pretraining checkpoint -> stock MMAction2 ``SwinTransformer3D`` keys.
 
     Drops ``patch_embed_2d``, ``mask_token``, decoders and classifier; adds the
@@ -269,6 +284,10 @@ def bevt_to_mmaction_swin(checkpoint: Any,
         window_size (Sequence[int]): Window of the pretrained model (checked
             against the table sizes).
         norm3 (str): ``'decoder'``, ``'fresh'`` or ``'backbone'``.
+        new_window_size (Sequence[int], optional): Window of the fine-tuning
+            recipe if it differs; tables are resized with
+            :func:`resize_relative_table` (stock Swin would otherwise skip
+            them with only a size-mismatch warning). Defaults to None.
 
     Returns:
         dict[str, Tensor]: Backbone state dict (no ``backbone.`` prefix).
@@ -299,11 +318,13 @@ def bevt_to_mmaction_swin(checkpoint: Any,
     else:
         raise ValueError(f"norm3 must be 'decoder', 'fresh' or 'backbone', got {norm3!r}")
     expected = (2 * window_size[0] - 1) * (2 * window_size[1] - 1) * (2 * window_size[2] - 1)
-    index = relative_position_index(window_size)
+    new_window_size = tuple(new_window_size or window_size)
+    index = relative_position_index(new_window_size)
     for key in [k for k in out if k.endswith('relative_position_bias_table')]:
         if out[key].shape[0] != expected:
             raise ValueError(f'{key} has {out[key].shape[0]} rows, window {tuple(window_size)} '
                              f'needs {expected}; pass the window size of the pretrained model')
+        out[key] = resize_relative_table(out[key], window_size, new_window_size)
         out[key[:-len('bias_table')] + 'index'] = index.clone()
     return out
 

@@ -222,6 +222,11 @@ def test_cli_converts_the_authors_golden_file(tmp_path):
     assert torch.equal(exported['norm3.weight'], raw['backbone.norm.weight'])
     assert 'layers.0.blocks.0.attn.relative_position_index' in exported
     assert not any(k.startswith(('patch_embed_2d', 'mask_token')) for k in exported)
+    # SSv2-style export for a 16x7x7 recipe (as configs/bevt/finetune_swin_b_ssv2.py says)
+    ssv2 = str(tmp_path / 'backbone_16.pth')
+    run_cli('bevt_to_mmaction_swin.py', ours, ssv2, '--window-size', '16', '7', '7')
+    exported = torch.load(ssv2, weights_only=False)['state_dict']
+    assert exported['layers.0.blocks.0.attn.relative_position_bias_table'].shape[0] == 31 * 169
 
 
 def test_export_resizes_tables_for_a_new_window():

@@ -2,7 +2,7 @@
 
 Usage:
     python tools/convert/bevt_to_mmaction_swin.py BEVT.pth OUT.pth
-        [--window-size 8 7 7] [--new-window-size 16 7 7]
+        [--window-size 16 7 7] [--src-window-size 8 7 7]
         [--norm3 decoder|fresh|backbone] [--prefix backbone.]
 
 Then fine-tune with any MMAction2 Swin recipe:
@@ -27,16 +27,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src')
     parser.add_argument('dst')
-    parser.add_argument('--window-size', type=int, nargs=3, default=(8, 7, 7),
-                        help='window of the pretrained model')
-    parser.add_argument('--new-window-size', type=int, nargs=3, default=None,
+    parser.add_argument('--src-window-size', type=int, nargs=3, default=(8, 7, 7),
+                        help='window of the pretrained model (default 8 7 7)')
+    parser.add_argument('--window-size', type=int, nargs=3, default=None,
                         help='window of the fine-tuning recipe if it differs (e.g. 16 7 7 '
                         'for SSv2): relative tables are resized trilinearly')
     parser.add_argument('--norm3', default='decoder', choices=('decoder', 'fresh', 'backbone'))
     parser.add_argument('--prefix', default='', help="key prefix, e.g. 'backbone.'")
     args = parser.parse_args()
-    sd = bevt_to_mmaction_swin(load(args.src), args.window_size, args.norm3,
-                               args.new_window_size)
+    sd = bevt_to_mmaction_swin(load(args.src), args.src_window_size, args.norm3,
+                               args.window_size)
     save({args.prefix + k: v for k, v in sd.items()}, args.dst, converted_from=args.src,
          converter='bevt_to_mmaction_swin', norm3=args.norm3)
 

@@ -79,11 +79,30 @@ def unmap_pixels(x: Tensor, mapping: str) -> Tensor:
 def checkpoint_error(path: Optional[str], problem: str, expected: str,
                      source: str) -> TokenizerCheckpointError:
     """Build the error raised for a missing or wrong tokenizer weights file."""
+    where = f': {path!r}' if path is not None else ''
     return TokenizerCheckpointError(
-        f'{problem}: {path!r}.\n  Expected format: {expected}\n'
+        f'{problem}{where}.\n  Expected format: {expected}\n'
         f'  Where such weights come from: {source}\n'
         '  (To build the tokenizer with random weights, e.g. for tests or to '
         'train it from scratch, pass random_init=True.)')
+
+
+def check_checkpoint_arg(path: Optional[str], random_init: bool, owner: str, expected: str,
+                         source: str) -> None:
+    """Fail fast (before building any weights) on a missing weights file.
+
+    Raises:
+        TokenizerCheckpointError: ``path`` is None without ``random_init``, or
+            names no file.
+    """
+    if path is None:
+        if not random_init:
+            raise checkpoint_error(None, f'{owner} needs weights (checkpoint=None)', expected,
+                                   source)
+        return
+    if not osp.isfile(osp.expanduser(str(path))):
+        raise checkpoint_error(path, f'{owner}: tokenizer checkpoint file not found', expected,
+                               source)
 
 
 def read_checkpoint_file(path: Optional[str], expected: str, source: str,

@@ -40,8 +40,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmaction.registry import MODELS
-from .base import (BaseTokenizer, checkpoint_error, extract_state_dict,
-                   read_checkpoint_file, unmap_pixels)
+from .base import (BaseTokenizer, check_checkpoint_arg, checkpoint_error,
+                   extract_state_dict, read_checkpoint_file, unmap_pixels)
 
 _EXPECTED = ('a taming-transformers VQGAN state dict (keys encoder.*, quant_conv.*, '
              'quantize.embedding.weight; optionally decoder.*, post_quant_conv.*), '
@@ -303,6 +303,7 @@ class VQVAETokenizer(BaseTokenizer):
                  frozen: bool = True,
                  chunk_size: int = 0,
                  init_cfg: Optional[dict] = None) -> None:
+        check_checkpoint_arg(checkpoint, random_init, 'VQVAETokenizer', _EXPECTED, _SOURCE)
         super().__init__(pixel_mapping, frozen=frozen, chunk_size=chunk_size, init_cfg=init_cfg)
         self.vocab_size = vocab_size
         self.downsample = 2**(len(ch_mult) - 1)

@@ -148,19 +148,18 @@ def _palette_images(n, size=16, seed=0):
 
 
 def test_vqvae_training_reconstructs_better_than_mean_image():
-    if True:  # one thread: see _one_thread
-        torch.manual_seed(0)
-        train, held_out = _palette_images(2048, seed=0), _palette_images(256, seed=1)
-        gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    train, held_out = _palette_images(2048, seed=0), _palette_images(256, seed=1)
+    gen = torch.Generator().manual_seed(0)
 
-        def batches():
-            while True:
-                yield train[torch.randint(0, len(train), (16, ), generator=gen)]
+    def batches():
+        while True:
+            yield train[torch.randint(0, len(train), (16, ), generator=gen)]
 
-        tok = VQVAETokenizer(**TINY_VQ, with_decoder=True, random_init=True, frozen=False)
-        before = evaluate_vqvae(tok, held_out)
-        train_vqvae(tok, batches(), steps=300, lr=3e-3, restart_every=50)
-        after = evaluate_vqvae(tok, held_out)
+    tok = VQVAETokenizer(**TINY_VQ, with_decoder=True, random_init=True, frozen=False)
+    before = evaluate_vqvae(tok, held_out)
+    train_vqvae(tok, batches(), steps=300, lr=3e-3, restart_every=50)
+    after = evaluate_vqvae(tok, held_out)
     print(f'\nVQ-VAE 16x16, 300 steps: reconstruction MSE {after["mse"]:.4f} '
           f'(before {before["mse"]:.4f}; mean-image baseline {after["mean_image_mse"]:.4f}), '
           f'PSNR {after["psnr"]:.1f} dB, codebook usage {after["codes_used"]:.0f}/64, '

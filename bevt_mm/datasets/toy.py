@@ -24,8 +24,10 @@ frame tells the class and frame order carries nothing.
 **toy-temporal** (the Something-Something-like case). Every video is built
 from one *path*: the same kind of object (random shape, colour, size,
 rotation) sliding horizontally at speed ``v`` on a torus (it wraps around the
-frame edges), from a uniformly random start. The class is *the order in
-which the path's frames are shown* (:data:`TEMPORAL_CLASSES`):
+frame edges), from a uniformly random start, while the camera pans with it
+(the tileable background moves too, so every pixel carries the motion). The
+class is *the order in which the path's frames are shown*
+(:data:`TEMPORAL_CLASSES`):
 
 * ``right``:       ``f0, f1, ..., f15`` (moves right at ``v``)
 * ``left``:        ``f15, ..., f1, f0`` (moves left at ``v``)
@@ -167,6 +169,47 @@ def background(rng: np.random.Generator, size: int) -> Tuple[np.ndarray, float]:
     return img.astype(np.float32), float(img.mean())
 
 
+def periodic_background(rng: np.random.Generator, size: int) -> Tuple[np.ndarray, float]:
+    """A static *tileable* textured background ``(size, size, 3)`` float32.
+
+    Two colours mixed by a periodic pattern plus periodic smooth noise, so the
+    image can be translated on a torus without a seam (used by toy-temporal,
+    where the camera pans with the object).
+    """
+    dark = rng.random() < 0.5
+    lo, hi = (20, 110) if dark else (145, 235)
+    c0 = rng.uniform(lo, hi, 3)
+    c1 = rng.uniform(lo, hi, 3)
+    xs, ys = _grid(size)
+    kx, ky = rng.integers(-2, 3, 2)
+    phase = rng.uniform(0, 2 * math.pi)
+    t = 0.5 + 0.5 * np.sin(2 * math.pi * (kx * xs + ky * ys) / size + phase)
+    img = c0[None, None] * (1 - t[..., None]) + c1[None, None] * t[..., None]
+    cells = 8
+    coarse = rng.normal(0, 14, (cells, cells, 3)).astype(np.float32)
+    g = (np.arange(size, dtype=np.float32) + 0.5) * cells / size
+    i0 = np.floor(g).astype(int) % cells
+    i1 = (i0 + 1) % cells
+    f = (g - np.floor(g))[:, None]
+    rows = coarse[i0] * (1 - f[..., None]) + coarse[i1] * f[..., None]
+    field = rows[:, i0] * (1 - f[None, :, :]) + rows[:, i1] * f[None, :, :]
+    img = img + field
+    return img.astype(np.float32), float(img.mean())
+
+
+def shift_torus(img: np.ndarray, dx: float, dy: float = 0.0) -> np.ndarray:
+    """Translate ``img`` (H, W, C) by a subpixel ``(dx, dy)`` on a torus (bilinear)."""
+    out = img
+    for d, axis in ((dx, 1), (dy, 0)):
+        if d == 0:
+            continue
+        n = math.floor(d)
+        f = d - n
+        a = np.roll(out, n, axis=axis)
+        out = a * (1 - f) + np.roll(out, n + 1, axis=axis) * f if f else a
+    return out
+
+
 def object_colour(rng: np.random.Generator, bg_mean: float) -> np.ndarray:
     """A saturated colour that contrasts with the background."""
     if bg_mean < 128:
@@ -197,14 +240,18 @@ def _object_params(rng: np.random.Generator, size: int, shape: Optional[int] = N
 
 
 def render_path(rng: np.random.Generator, size: int, num_frames: int, obj: Dict,
-                vx: float, vy: float, noise: float = 4.0) -> Tuple[np.ndarray, np.ndarray]:
+                vx: float, vy: float, noise: float = 4.0,
+                pan: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """Frames of one object moving at constant velocity on a torus.
+
+    With ``pan=True`` the (tileable) background moves with the object, as if
+    the camera panned over a scene: every pixel carries the motion.
 
     Returns:
         tuple: uint8 frames ``(T, size, size, 3)`` and the object centres
         ``(T, 2)`` (x, y; in [0, size)).
     """
-    bg, bg_mean = background(rng, size)
+    bg, bg_mean = periodic_background(rng, size) if pan else background(rng, size)
     colour = object_colour(rng, bg_mean)
     frames, centres = [], []
     for t in range(num_frames):
@@ -212,7 +259,8 @@ def render_path(rng: np.random.Generator, size: int, num_frames: int, obj: Dict,
         cy = (obj['y'] + vy * t) % size
         alpha = shape_alpha(SHAPES[obj['shape']], cx, cy, obj['radius'],
                             obj['angle'] + obj['spin'] * t, size)
-        frames.append(_compose(bg, alpha, colour, rng, noise))
+        frame_bg = shift_torus(bg, vx * t, vy * t) if pan else bg
+        frames.append(_compose(frame_bg, alpha, colour, rng, noise))
         centres.append((cx, cy))
     return np.stack(frames), np.asarray(centres, dtype=np.float32)
 
@@ -234,7 +282,7 @@ def spatial_video(rng: np.random.Generator, label: int, size: int = 64,
 
 
 def temporal_video(rng: np.random.Generator, label: int, size: int = 64,
-                   num_frames: int = 16) -> Tuple[np.ndarray, Dict]:
+                   num_frames: int = 16, pan: bool = True) -> Tuple[np.ndarray, Dict]:
     """A toy-temporal video: one horizontal path, shown in the class's order.
 
     Returns:
@@ -244,7 +292,7 @@ def temporal_video(rng: np.random.Generator, label: int, size: int = 64,
     """
     obj = _object_params(rng, size)
     speed = rng.uniform(1.5, 2.5) * size / 64
-    path, centres = render_path(rng, size, num_frames, obj, speed, 0.0)
+    path, centres = render_path(rng, size, num_frames, obj, speed, 0.0, pan=pan)
     order = temporal_order(label, num_frames)
     return path[order], dict(path_centres=centres, order=order, centres=centres[order],
                              speed=speed, shape=obj['shape'])
@@ -416,7 +464,7 @@ paths relative to the set folder (MMAction2 VideoDataset:
 * toy-spatial: the class is the object's shape; motion, speed and rotation are
   random and independent of the class, so one frame is enough.
 * toy-temporal: every video is one object sliding horizontally on a torus
-  (uniform random start); the class is the order its frames are shown in:
+  (uniform random start; the textured background pans with it); the class is the order its frames are shown in:
   right (f0..f15), left (reversed), right_fast (even frames then odd: sweeps
   right twice at double speed), left_fast (its reverse). Any single frame has
   the same distribution in every class, and every class shows the same set of

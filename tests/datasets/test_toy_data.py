@@ -91,13 +91,24 @@ def test_temporal_orders_are_permutations_of_one_path():
 
 
 def _object_x(frames):
-    """Circular mean x of the object in each frame (background = per-pixel temporal median)."""
+    """Circular mean x of the object in each frame: the pixels far from the frame's
+    median colour (the object contrasts with the background by design)."""
     f = frames.astype(np.float32)
-    diff = np.abs(f - np.median(f, axis=0, keepdims=True)).sum(-1)  # T, H, W
-    w = diff.sum(1)  # T, W: column weights
+    diff = np.abs(f - np.median(f, axis=(1, 2), keepdims=True)).sum(-1)  # T, H, W
+    w = (diff > 120).sum(1).astype(np.float32) + 1e-6  # T, W: object pixels per column
     ang = 2 * np.pi * (np.arange(frames.shape[2]) + 0.5) / frames.shape[2]
     z = (w * np.exp(1j * ang)[None]).sum(1)
     return (np.angle(z) % (2 * np.pi)) * frames.shape[2] / (2 * np.pi)
+
+
+def _shift_x(a, b):
+    """Horizontal translation from frame a to frame b (circular cross-correlation)."""
+    pa = a.astype(np.float32).mean((0, 2))
+    pb = b.astype(np.float32).mean((0, 2))
+    pa, pb = pa - pa.mean(), pb - pb.mean()
+    corr = np.fft.ifft(np.conj(np.fft.fft(pa)) * np.fft.fft(pb)).real
+    k = int(np.argmax(corr))
+    return k if k < len(pa) // 2 else k - len(pa)
 
 
 def test_temporal_property_frames_alike_order_differs():
@@ -116,15 +127,14 @@ def test_temporal_property_frames_alike_order_differs():
                 path = osp.join(d, f'{c}_{i}.mp4')
                 toy.write_mp4(path, frames)
                 frames = _decode(path)
-                x = _object_x(frames)
-                xs[c].append(x)
-                step = (np.diff(x) + size / 2) % size - size / 2
-                steps[c].append(np.median(step))
+                xs[c].append(_object_x(frames))
+                steps[c].append(np.median([_shift_x(frames[t], frames[t + 1])
+                                           for t in range(n_frames - 1)]))
                 means[c].append(frames.reshape(n_frames, -1, 3).mean(1))  # T, 3
     med = {c: float(np.median(steps[c])) for c in range(4)}
     # ordered frames: the class is the motion between consecutive frames
-    assert 1.0 < med[0] < 3.0 and -3.0 < med[1] < -1.0
-    assert med[2] > 1.2 * med[0] and med[3] < 1.2 * med[1]  # fast classes: faster
+    assert 1 <= med[0] <= 3 and -3 <= med[1] <= -1
+    assert 3 <= med[2] <= 5 and -5 <= med[3] <= -3  # fast classes: twice the speed
     assert all(np.sign(s) == 1 for s in steps[0] + steps[2])
     assert all(np.sign(s) == -1 for s in steps[1] + steps[3])
     # single frames look alike: at any frame index t the object position, and per video
@@ -136,8 +146,8 @@ def test_temporal_property_frames_alike_order_differs():
         for t in (0, n_frames // 2, n_frames - 1):
             assert ks_2samp(x[0][:, t], x[c][:, t]).pvalue > 0.01
         assert ks_2samp(m[0], m[c]).pvalue > 0.01
-    # ... while the same statistic over time (displacement x_last - x_first) separates them
-    disp = {c: (x[c][:, -1] - x[c][:, 0] + size / 2) % size - size / 2 for c in range(4)}
+    # ... while the same statistic over time (displacement x_4 - x_0) separates them
+    disp = {c: (x[c][:, 4] - x[c][:, 0] + size / 2) % size - size / 2 for c in range(4)}
     assert ks_2samp(disp[0], disp[1]).pvalue < 1e-3
     # positions in frame t are spread over the whole width for every t (uniform start)
     x_by_t = np.concatenate([x[c] for c in range(4)])

@@ -4,8 +4,10 @@ from .checkpoint_convert import (bevt_to_mmaction_swin, convert_authors_bevt,
                                  image_to_joint_checkpoint,
                                  relative_position_index,
                                  resize_relative_table, swin2d_to_bevt)
+from .timesformer_convert import bevt_to_mmaction_timesformer, resize_time_embed
 
-__all__ = ['bevt_to_mmaction_swin', 'convert_authors_bevt', 'get_state_dict',
+__all__ = ['bevt_to_mmaction_swin', 'bevt_to_mmaction_timesformer', 'resize_time_embed',
+           'convert_authors_bevt', 'get_state_dict',
            'image_to_joint', 'image_to_joint_checkpoint', 'relative_position_index',
            'resize_relative_table',
            'swin2d_to_bevt']

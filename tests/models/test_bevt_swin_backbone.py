@@ -207,3 +207,14 @@ def test_runs_under_bf16_autocast():
     with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
         s3, s4 = model.forward_pretrain(x, torch.rand(1, 2, 4, 4) < 0.5)
     assert torch.isfinite(s4.float()).all()
+
+
+def test_invalid_options_raise():
+    with pytest.raises(ValueError, match='image_shift_mode'):
+        build(image_shift_mode='timm')
+    model = build(mask_token=False)
+    assert model.mask_token is None
+    with pytest.raises(ValueError, match='mask_token=False'):
+        model.forward_pretrain(torch.randn(1, 3, 64, 64), torch.ones(1, 4, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match='images'):
+        model(torch.randn(3, 64, 64))

@@ -37,6 +37,7 @@ from typing import Dict, Iterator, List
 import torch
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
@@ -108,6 +109,7 @@ def _endless(loader: DataLoader) -> Iterator[torch.Tensor]:
 def main(argv: List[str] = None) -> dict:
     """Train, evaluate and save; returns the evaluation dict."""
     args = parse_args(argv)
+    init_default_scope('mmaction')  # the pipelines use MMAction2/BEVT transforms
     logger = MMLogger.get_instance('train_tokenizer', log_level=logging.INFO)
     torch.manual_seed(args.seed)
     cfg = dict(PRESETS[args.preset], resolution=args.size)

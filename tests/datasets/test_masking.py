@@ -130,3 +130,8 @@ def test_mask_speed():
     block_us, tube_us = (t1 - t0) / n * 1e6, (t2 - t1) / n * 1e6
     print(f'\nBlockMaskGenerator: {block_us:.0f} us/image, TubeMaskGenerator: {tube_us:.0f} us/clip')
     assert block_us < 2000 and tube_us < 2000
+
+
+def test_tube_mask_rejects_wrong_clip_length():
+    with pytest.raises(ValueError, match='num_frames'):
+        TubeMaskGenerator(num_frames=16)({'imgs': [None] * 8})

@@ -88,7 +88,8 @@ def test_pack_infers_modality_and_rejects_mismatch():
     img = np.zeros((32, 32, 3), np.uint8)
     out = pack({'imgs': [img], 'mask': np.zeros((2, 2), bool)})
     assert out['data_samples'].metainfo['modality'] == 'image'
-    out = pack({'imgs': [img] * 4, 'mask': np.zeros((2, 2, 2), bool)})
+    out = pack({'imgs': [img] * 4, 'mask': np.zeros((2, 2, 2), bool),
+                'target_mask': np.zeros((4, 2, 2), bool)})
     assert out['data_samples'].metainfo['modality'] == 'video'
     with pytest.raises(ValueError):
         TRANSFORMS.build(dict(type='PackBEVTInputs', modality='video'))(

@@ -68,6 +68,9 @@ class PackBEVTInputs(BaseTransform):
         sample.set_metainfo(meta)
         sample.mask = torch.from_numpy(mask.astype(bool, copy=False))
         target_mask = np.asarray(results.get('target_mask', mask))
+        if video and target_mask.shape[0] != len(results['imgs']):
+            raise ValueError(f'target_mask has {target_mask.shape[0]} temporal positions but the '
+                             f'clip has {len(results["imgs"])} frames')
         sample.target_mask = torch.from_numpy(target_mask.astype(bool, copy=False))
         if 'tokenizer_imgs' in results:
             sample.tokenizer_inputs = _frames_to_tensor(results['tokenizer_imgs'], video)

@@ -251,6 +251,10 @@ class TubeMaskGenerator(BaseTransform, _BlockMaskParams):
         num_frames = self.num_frames
         if num_frames is None:
             num_frames = len(results['imgs'])
+        elif 'imgs' in results and len(results['imgs']) != num_frames:
+            raise ValueError(f'TubeMaskGenerator(num_frames={num_frames}) got a clip of '
+                             f'{len(results["imgs"])} frames; set num_frames to the clip length '
+                             '(or None to take it from the clip)')
         grid = self._check_frames(num_frames)
         lo, hi = self.tube_length_range(grid)
         length = np.random.randint(lo, hi + 1)

@@ -88,5 +88,6 @@ class ImageListDataset(RobustLoadingMixin, BaseDataset):
                     if name.lower().endswith(self.extensions):
                         samples.append((osp.join(dirpath, name), label))
             if not samples:
-                raise FileNotFoundError(f'no images with extensions {self.extensions} under {root!r}')
+                raise FileNotFoundError(
+                    f'no images with extensions {self.extensions} under {root!r}')
         return [dict(img_path=p, filename=p, gt_label=lab) for p, lab in samples]

@@ -48,7 +48,8 @@ def test_layout_videos_first_then_images():
         s.check_batch_size(8)
 
 
-@pytest.mark.parametrize('nv,ni,v,i,repeat', [(16, 64, 2, 8, 1), (8, 32, 2, 4, 5), (12, 30, 3, 5, 1)])
+@pytest.mark.parametrize('nv,ni,v,i,repeat',
+                         [(16, 64, 2, 8, 1), (8, 32, 2, 4, 5), (12, 30, 3, 5, 1)])
 def test_two_ranks_disjoint_and_cover(nv, ni, v, i, repeat):
     ds = _concat(nv, ni)
     ranks = [DualDatasetSampler(ds, v, i, image_repeat=repeat, seed=3, rank=r, world_size=2)

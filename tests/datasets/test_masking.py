@@ -128,7 +128,8 @@ def test_mask_speed():
         tube({})
     t2 = time.perf_counter()
     block_us, tube_us = (t1 - t0) / n * 1e6, (t2 - t1) / n * 1e6
-    print(f'\nBlockMaskGenerator: {block_us:.0f} us/image, TubeMaskGenerator: {tube_us:.0f} us/clip')
+    print(f'\nBlockMaskGenerator: {block_us:.0f} us/image, '
+          f'TubeMaskGenerator: {tube_us:.0f} us/clip')
     assert block_us < 2000 and tube_us < 2000
 
 

@@ -115,7 +115,8 @@ class DualDatasetSampler(Sampler):
             raise ValueError(f'rank {self.rank} outside world size {self.world_size}')
         lengths = _sub_lengths(dataset)
         if len(lengths) != 2:
-            raise ValueError(f'expected ConcatDataset of [videos, images], got {len(lengths)} datasets')
+            raise ValueError('expected ConcatDataset of [videos, images], got '
+                             f'{len(lengths)} datasets')
         self.num_videos, self.num_images = lengths
         if videos_per_gpu < 0 or images_per_gpu < 0 or videos_per_gpu + images_per_gpu == 0:
             raise ValueError('videos_per_gpu and images_per_gpu must be >= 0, not both 0')
@@ -145,8 +146,9 @@ class DualDatasetSampler(Sampler):
     def check_batch_size(self, batch_size: int) -> None:
         """Raise if a dataloader's ``batch_size`` does not match the groups."""
         if batch_size != self.batch_size:
-            raise ValueError(f'train_dataloader.batch_size={batch_size} must equal videos_per_gpu + '
-                             f'images_per_gpu = {self.batch_size} for DualDatasetSampler')
+            raise ValueError(f'train_dataloader.batch_size={batch_size} must equal '
+                             f'videos_per_gpu + images_per_gpu = {self.batch_size} for '
+                             'DualDatasetSampler')
 
     def _stream_batches(self, size: int, repeat: int, per_gpu: int) -> int:
         if per_gpu == 0:

@@ -224,7 +224,8 @@ class TubeMaskGenerator(BaseTransform, _BlockMaskParams):
         self.temporal_patch = int(temporal_patch)
         lo, hi = masked_tube_range
         if not 0 <= lo <= hi <= 1:
-            raise ValueError(f'masked_tube_range must satisfy 0 <= lo <= hi <= 1, got {masked_tube_range}')
+            raise ValueError('masked_tube_range must satisfy 0 <= lo <= hi <= 1, got '
+                             f'{masked_tube_range}')
         self.masked_tube_range = (float(lo), float(hi))
         if num_frames is not None:
             self._check_frames(num_frames)

@@ -182,7 +182,8 @@ class BaseTokenizer(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if pixel_mapping not in PIXEL_MAPPINGS:
-            raise ValueError(f'unknown pixel mapping {pixel_mapping!r}; choose from {PIXEL_MAPPINGS}')
+            raise ValueError(
+                f'unknown pixel mapping {pixel_mapping!r}; choose from {PIXEL_MAPPINGS}')
         self.pixel_mapping = pixel_mapping
         self.frozen = frozen
         self.chunk_size = chunk_size
@@ -221,7 +222,8 @@ class BaseTokenizer(BaseModule):
             Tensor: int64 ``(N, h / downsample, w / downsample)``.
         """
         if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f'{type(self).__name__} expects (N, 3, h, w) input, got {tuple(x.shape)}')
+            raise ValueError(
+                f'{type(self).__name__} expects (N, 3, h, w) input, got {tuple(x.shape)}')
         if x.shape[-1] % self.downsample or x.shape[-2] % self.downsample:
             raise ValueError(f'input size {tuple(x.shape[-2:])} is not a multiple of the '
                              f'downsampling factor {self.downsample}')

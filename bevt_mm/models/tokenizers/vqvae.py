@@ -59,7 +59,8 @@ def _norm(channels: int, num_groups: int) -> nn.GroupNorm:
 class ResnetBlock(nn.Module):
     """taming ``ResnetBlock`` without time embedding (VQGAN's ``temb_ch=0``)."""
 
-    def __init__(self, in_channels: int, out_channels: int, dropout: float, num_groups: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, dropout: float,
+                 num_groups: int) -> None:
         super().__init__()
         self.norm1 = _norm(in_channels, num_groups)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, 1, 1)

@@ -62,13 +62,17 @@ def train_vqvae(tokenizer: VQVAETokenizer,
         dict: last ``loss_rec`` and ``loss_vq`` and the number of restarted codes.
     """
     if tokenizer.frozen or not tokenizer.with_decoder:
-        raise ValueError('build the VQVAETokenizer with with_decoder=True, frozen=False to train it')
+        raise ValueError(
+            'build the VQVAETokenizer with with_decoder=True, frozen=False to train it')
     tokenizer.train()
     params = [p for p in tokenizer.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=weight_decay)
     warmup = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+
+    def lr_factor(s: int) -> float:
+        return min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor)
     usage = torch.zeros(tokenizer.vocab_size, device=next(tokenizer.parameters()).device)
     restarted = 0
     out: Dict[str, Tensor] = {}
@@ -95,7 +99,8 @@ def train_vqvae(tokenizer: VQVAETokenizer,
 
 
 @torch.no_grad()
-def evaluate_vqvae(tokenizer: VQVAETokenizer, images: Tensor, batch_size: int = 64) -> Dict[str, float]:
+def evaluate_vqvae(tokenizer: VQVAETokenizer, images: Tensor,
+                   batch_size: int = 64) -> Dict[str, float]:
     """Reconstruction error and codebook usage on held-out images.
 
     Args:

@@ -106,7 +106,8 @@ def test_vqvae_taming_layout_and_lightning_checkpoint(tmp_path):
                          attn_resolutions=(8, ))
     keys = set(src.state_dict())
     for key in ('encoder.conv_in.weight', 'encoder.down.0.block.0.norm1.weight',
-                'encoder.down.1.block.0.nin_shortcut.weight', 'encoder.down.0.downsample.conv.weight',
+                'encoder.down.1.block.0.nin_shortcut.weight',
+                'encoder.down.0.downsample.conv.weight',
                 'encoder.down.1.attn.0.q.weight', 'encoder.mid.attn_1.proj_out.weight',
                 'encoder.norm_out.weight', 'encoder.conv_out.weight', 'quant_conv.weight',
                 'quantize.embedding.weight', 'post_quant_conv.weight',
@@ -123,8 +124,10 @@ def test_vqvae_taming_layout_and_lightning_checkpoint(tmp_path):
     x = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8)
     src.train(False)
     ids = src(x)
-    assert ids.shape == (3, 8, 8) and torch.equal(enc_only(x), ids) and torch.equal(with_dec(x), ids)
-    assert with_dec.decode(ids).shape == (3, 3, 16, 16) and with_dec.decode(ids).dtype == torch.uint8
+    assert ids.shape == (3, 8, 8)
+    assert torch.equal(enc_only(x), ids) and torch.equal(with_dec(x), ids)
+    dec = with_dec.decode(ids)
+    assert dec.shape == (3, 3, 16, 16) and dec.dtype == torch.uint8
     # prefixed keys (e.g. a PeCo/other wrapper) load too
     torch.save({'model': {f'module.{k}': v for k, v in src.state_dict().items()}}, path)
     assert torch.equal(VQVAETokenizer(**TINY_VQ, attn_resolutions=(8, ), checkpoint=path)(x), ids)

@@ -186,7 +186,7 @@ def periodic_background(rng: np.random.Generator, size: int) -> Tuple[np.ndarray
     t = 0.5 + 0.5 * np.sin(2 * math.pi * (kx * xs + ky * ys) / size + phase)
     img = c0[None, None] * (1 - t[..., None]) + c1[None, None] * t[..., None]
     cells = 8
-    coarse = rng.normal(0, 14, (cells, cells, 3)).astype(np.float32)
+    coarse = rng.normal(0, 28, (cells, cells, 3)).astype(np.float32)
     g = (np.arange(size, dtype=np.float32) + 0.5) * cells / size
     i0 = np.floor(g).astype(int) % cells
     i1 = (i0 + 1) % cells
@@ -231,7 +231,7 @@ def _compose(bg: np.ndarray, alpha: np.ndarray, colour: np.ndarray, rng: np.rand
 def _object_params(rng: np.random.Generator, size: int, shape: Optional[int] = None) -> Dict:
     return dict(
         shape=int(rng.integers(len(SHAPES))) if shape is None else int(shape),
-        radius=float(rng.uniform(0.15, 0.22) * size),
+        radius=float(rng.uniform(0.2, 0.28) * size),
         angle=float(rng.uniform(0, 2 * math.pi)),
         spin=float(rng.uniform(-0.12, 0.12)),
         x=float(rng.uniform(0, size)),
@@ -291,7 +291,7 @@ def temporal_video(rng: np.random.Generator, label: int, size: int = 64,
         permutation; ``centres``: centres of the shown frames).
     """
     obj = _object_params(rng, size)
-    speed = rng.uniform(1.5, 2.5) * size / 64
+    speed = rng.uniform(2.5, 3.5) * size / 64
     path, centres = render_path(rng, size, num_frames, obj, speed, 0.0, pan=pan)
     order = temporal_order(label, num_frames)
     return path[order], dict(path_centres=centres, order=order, centres=centres[order],
@@ -304,7 +304,7 @@ def scene_image(rng: np.random.Generator, size: int = 64) -> Tuple[np.ndarray, i
     img = bg
     objs = [_object_params(rng, size) for _ in range(int(rng.integers(1, 4)))]
     objs.sort(key=lambda o: o['radius'])  # largest drawn last (on top)
-    objs[-1]['radius'] = max(objs[-1]['radius'], 0.2 * size)
+    objs[-1]['radius'] = max(objs[-1]['radius'], 0.25 * size)
     for o in objs:
         alpha = shape_alpha(SHAPES[o['shape']], o['x'], o['y'], o['radius'], o['angle'], size)
         colour = object_colour(rng, bg_mean)

@@ -1,0 +1,25 @@
+# Fine-tune a BEVT-pretrained TimeSformer-B on Kinetics-400.
+#
+# MMAction2's divided space-time TimeSformer K400 recipe (8x32x1 clips, 224, SGD lr 0.005,
+# 15 epochs, clip 40, (x - 127.5) / 127.5) unchanged, with the stock `TimeSformer` backbone;
+# only the initialization differs: the BEVT encoder instead of the ImageNet-21k ViT.
+#
+# Load the encoder exported by tools/convert/bevt_timesformer_to_mmaction.py (keys
+# `backbone.*`) with `load_from`, not with `model.backbone.pretrained`:
+#   python tools/convert/bevt_timesformer_to_mmaction.py BEVT.pth work_dirs/bevt_timesformer_b_backbone.pth
+#   bash tools/dist_train.sh configs/bevt/finetune_timesformer_b_k400.py 8 \
+#       --cfg-options load_from=work_dirs/bevt_timesformer_b_backbone.pth
+# Why: the stock TimeSformer treats a `pretrained=` file as a 2D ViT and copies each layer's
+# `attentions.0` (temporal) weights over `attentions.1` (spatial), which would discard the
+# pretrained spatial attention. `load_from` loads every backbone key as is (cls_head stays
+# freshly initialized; mmengine lists its keys as missing).
+_base_ = 'mmaction::recognition/timesformer/timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb.py'
+
+custom_imports = dict(imports=['bevt_mm'], allow_failed_imports=False)
+
+model = dict(backbone=dict(pretrained=None))  # no ImageNet ViT download: load_from instead
+
+load_from = None  # set to the exported BEVT backbone checkpoint
+
+# Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint.
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))

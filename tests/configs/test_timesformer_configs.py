@@ -1,0 +1,183 @@
+"""TimeSformer configs: recipe numbers, and the user's chain on small inputs: one joint
+pretraining step -> export -> the fine-tuning config loads it, trains one epoch and tests."""
+import copy
+import os.path as osp
+import runpy
+import sys
+from typing import Dict
+
+import pytest
+import torch
+from config_shrink import FRAMES, RES, SHORT_SIDE, shrink_recognizer_config
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from bevt_mm.datasets.toy import make_image_set, make_video_set
+from bevt_mm.engine.launch import adapt_to_device
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+JOINT = osp.join(ROOT, 'configs/bevt/joint_timesformer_b.py')
+FINETUNE = osp.join(ROOT, 'configs/bevt/finetune_timesformer_b_k400.py')
+TINY_TIMESFORMER = dict(num_frames=FRAMES, img_size=RES, embed_dims=32, num_heads=2,
+                        num_transformer_layers=2)
+GRID = RES // 16  # token grid of the shrunk crop
+VOCAB = 32
+
+
+def _shrink_pretrain_transform(t: Dict) -> Dict:
+    """Sizes only: frames, crop, rescale, tokenizer view, mask grid."""
+    t = dict(t)
+    kind = t['type']
+    if kind == 'SampleFrames':
+        t.update(clip_len=FRAMES, frame_interval=1)
+    elif kind == 'CheckVideoLength':
+        t['min_frames'] = FRAMES
+    elif kind == 'RandomRescale':
+        t['scale_range'] = (SHORT_SIDE, SHORT_SIDE + 8)
+    elif kind == 'RandomCrop':
+        t['size'] = RES
+    elif kind == 'TokenizerView':
+        t['size'] = GRID * 8
+    elif kind in ('TubeMaskGenerator', 'BlockMaskGenerator'):
+        t.update(input_size=GRID, num_masking_patches=GRID * GRID // 2, min_num_patches=2)
+        if kind == 'TubeMaskGenerator':
+            t['num_frames'] = FRAMES
+    return t
+
+
+def shrink_joint_config(cfg: Config, data: Dict[str, str], work_dir: str) -> Config:
+    """Shrink the joint pretraining config: model sizes, the tiny project tokenizer (no
+    DALL-E weights here), data sizes and files, 2 videos + 2 images = one step."""
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir = work_dir
+    cfg.model.backbone.update(TINY_TIMESFORMER)
+    cfg.model.head.update(in_channels=TINY_TIMESFORMER['embed_dims'], num_classes=VOCAB)
+    cfg.model.target_generator = dict(
+        type='VQVAETokenizer', ch=8, ch_mult=(1, 1, 2, 4), num_res_blocks=1, z_channels=8,
+        embed_dim=8, vocab_size=VOCAB, num_groups=4, random_init=True)
+    loader = cfg.train_dataloader
+    loader.update(batch_size=4, num_workers=0, persistent_workers=False)
+    loader.sampler.update(videos_per_gpu=2, images_per_gpu=2, image_repeat=1)
+    videos, images = loader.dataset.datasets
+    videos.update(ann_file=data['videos'], data_prefix=dict(video=data['video_root']))
+    images.update(ann_file=data['images'], data_prefix=dict(img=data['image_root']))
+    for ds in (videos, images):
+        ds.pipeline = [_shrink_pretrain_transform(t) for t in ds.pipeline]
+    cfg.train_cfg.max_epochs = 1
+    cfg.default_hooks.logger.interval = 1
+    adapt_to_device(cfg)
+    return cfg
+
+
+def shrink_finetune_config(cfg: Config, videos: Dict[str, str], work_dir: str) -> Config:
+    """The lead's recognizer shrink, with TimeSformer sizes instead of Swin's."""
+    cfg = shrink_recognizer_config(cfg, videos, work_dir, num_classes=4)
+    cfg.model.backbone.pop('arch')
+    cfg.model.backbone.update(TINY_TIMESFORMER)
+    cfg.model.cls_head.in_channels = TINY_TIMESFORMER['embed_dims']
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for t in cfg[key].dataset.pipeline:  # the shrink knows RandomCrop(crop_size=) only
+            if t.type == 'RandomCrop' and 'size' in t:
+                t.size = RES
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def pretrain_data(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('timesformer_pretrain_data'))
+    videos = make_video_set(root, 'spatial', num_train=2, num_val=0, size=64, num_frames=16)
+    images = make_image_set(root, num_train=2, num_val=0, size=64)
+    return dict(videos=videos['train'], video_root=osp.join(root, 'spatial'),
+                images=images['train'], image_root=osp.join(root, 'images'))
+
+
+@pytest.fixture(scope='module')
+def joint_checkpoint(pretrain_data, tmp_path_factory):
+    """One joint pretraining step of the shrunk config; its epoch_1.pth."""
+    work = str(tmp_path_factory.mktemp('joint_timesformer'))
+    runner = Runner.from_cfg(shrink_joint_config(Config.fromfile(JOINT), pretrain_data, work))
+    before = {k: v.detach().clone() for k, v in runner.model.named_parameters()}
+    runner.train()
+    assert runner.iter == 1
+    scalars = runner.message_hub.log_scalars
+    for key in ('train/loss_image', 'train/loss_video'):
+        assert torch.isfinite(torch.tensor(scalars[key].current()))
+    changed = {k.split('.')[0] for k, v in runner.model.named_parameters()
+               if v.requires_grad and not torch.equal(v.detach(), before[k])}
+    assert changed == {'backbone', 'head'}
+    return osp.join(work, 'epoch_1.pth'), runner.model.backbone
+
+
+def test_joint_recipe_numbers():
+    cfg = Config.fromfile(JOINT)
+    bb = cfg.model.backbone
+    assert bb.type == 'BEVTTimeSformer' and bb.attention_type == 'divided_space_time'
+    assert (bb.num_frames, bb.img_size, bb.patch_size) == (8, 224, 16)
+    assert (bb.embed_dims, bb.num_heads, bb.num_transformer_layers) == (768, 12, 12)
+    assert cfg.model.head.type == 'BEVTPlainHead' and cfg.model.head.in_channels == 768
+    assert cfg.model.head.num_classes == cfg.model.target_generator.vocab_size == 8192
+    assert cfg.model.data_preprocessor.mean == (127.5, 127.5, 127.5)
+    videos, images = cfg.train_dataloader.dataset.datasets
+    tube = {t.type: t for t in videos.pipeline}['TubeMaskGenerator']
+    assert (tube.num_frames, tube.temporal_patch, tube.input_size) == (8, 1, 14)
+    assert (tube.num_masking_patches, tube.min_num_patches) == (98, 16)
+    assert tube.masked_tube_range == (0.5, 1.0)
+    block = {t.type: t for t in images.pipeline}['BlockMaskGenerator']
+    assert (block.input_size, block.num_masking_patches) == (14, 98)
+    for ds in (videos, images):
+        assert {t.type: t for t in ds.pipeline}['TokenizerView'].size == 112
+    sampler = cfg.train_dataloader.sampler
+    assert (sampler.videos_per_gpu, sampler.images_per_gpu, sampler.image_repeat) == (8, 64, 5)
+    assert cfg.train_dataloader.batch_size == 72
+    opt = cfg.optim_wrapper
+    assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == 5e-4
+    assert opt.optimizer.weight_decay == 0.05 and opt.clip_grad.max_norm == 3.0
+    assert opt.accumulative_counts == 2 and opt.type == 'AmpOptimWrapper'
+    assert cfg.train_cfg.max_epochs == 150 and cfg.param_scheduler[0].end == 10
+
+
+def test_finetune_recipe_is_stock_timesformer():
+    cfg = Config.fromfile(FINETUNE)
+    stock = Config.fromfile(osp.join(
+        osp.dirname(__import__('mmaction').__file__), '.mim/configs/recognition/timesformer',
+        'timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb.py'))
+    assert cfg.model.backbone.type == 'TimeSformer'
+    assert cfg.model.backbone.attention_type == 'divided_space_time'
+    assert cfg.model.backbone.pretrained is None and cfg.load_from is None
+    stock.model.backbone.pretrained = None
+
+    def plain(c):  # without the '_scope_' entries a loaded config gains
+        if isinstance(c, dict):
+            return {k: plain(v) for k, v in c.items() if k != '_scope_'}
+        if isinstance(c, (list, tuple)):
+            return [plain(v) for v in c]
+        return c
+
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_dataloader',
+                'test_dataloader', 'train_cfg'):
+        assert plain(cfg[key]) == plain(stock[key]), key
+
+
+def test_joint_step_export_and_finetune(joint_checkpoint, toy_videos, tmp_path):
+    ckpt, pretrained = joint_checkpoint
+    export = str(tmp_path / 'backbone.pth')
+    argv, sys.argv = sys.argv, ['bevt_timesformer_to_mmaction.py', ckpt, export]
+    try:  # the CLI, in-process
+        runpy.run_path(osp.join(ROOT, 'tools/convert/bevt_timesformer_to_mmaction.py'),
+                       run_name='__main__')
+    finally:
+        sys.argv = argv
+    cfg = shrink_finetune_config(Config.fromfile(FINETUNE), toy_videos, str(tmp_path / 'work'))
+    cfg.load_from = export
+    runner = Runner.from_cfg(cfg)
+    # what load_from does: every backbone key present, equal features
+    loaded = runner.load_checkpoint(export, map_location='cpu')
+    missing = [k for k in runner.model.state_dict() if k not in loaded['state_dict']]
+    assert missing and all(k.startswith('cls_head.') for k in missing)
+    clip = torch.randn(1, 3, FRAMES, RES, RES)
+    with torch.no_grad():
+        assert torch.equal(runner.model.backbone.eval()(clip), pretrained.eval()(clip))
+    runner.train()
+    metrics = runner.test()
+    assert 0.0 <= metrics['acc/top1'] <= 1.0
+    assert osp.isfile(osp.join(cfg.work_dir, 'epoch_1.pth'))

@@ -6,9 +6,10 @@ The dataset is an mmengine ``ConcatDataset([video_dataset, image_dataset])``
 (videos first); :class:`DualDatasetSampler` is an ordinary *sampler* that
 yields indices into it in groups of ``videos_per_gpu + images_per_gpu``:
 first the videos, then the images. The dataloader's ``batch_size`` must be
-that sum, so each batch is exactly one group (checked by :meth:`check_batch_size`,
-which ``BEVTDataPreprocessor`` or a test may call; a wrong size misaligns
-batches).
+that sum, so each batch is exactly one group (a wrong size misaligns batches;
+mmengine does not tell the sampler the batch size, so call
+:meth:`check_batch_size` where you build the dataloader if you want it
+checked).
 
 Why a sampler and not a batch sampler: mmengine's ``Runner.build_dataloader``
 always builds ``sampler`` and calls ``set_epoch`` on ``dataloader.sampler``;

@@ -1,97 +1,78 @@
 # BEVT joint image + video pretraining of TimeSformer-B (divided space-time, 8x224, patch 16).
 #
-# The paper's second backbone: the BEVT recipe of the Swin joint run (same augmentations,
-# tokenizer view, masks, optimizer and schedule; DESIGN.md section 2) on MMAction2's
-# TimeSformer. Differences that follow from the backbone:
-# - 8 frames with interval 32, as MMAction2's TimeSformer K400 recipe (fine-tuning sees the
-#   clips it was pretrained on); a temporal patch of 1, so the tube mask has one temporal
-#   position per frame (temporal_patch=1) and targets are every frame's 14x14 tokens;
+# The paper's second backbone. Everything of the Swin joint recipe (joint_swin_b.py: data,
+# augmentations, tokenizer and its view, masks, sampler, optimizer, schedule) except what
+# follows from the backbone:
+# - model: BEVTTimeSformer (MMAction2's TimeSformer + the image stream: own 2D patch embedding,
+#   no time embedding, no temporal attention step; all other weights shared) and
+#   BEVTPlainHead (the final-norm patch tokens are already the 14x14 token grid, one per frame:
+#   no decoder; BEVTHead's classifier and masked loss);
+# - video clips: 8 frames, interval 32, as MMAction2's TimeSformer K400 recipe; a temporal
+#   patch of 1, so the tube mask has one temporal position per frame (temporal_patch=1);
 # - inputs normalized as MMAction2's TimeSformer recipes ((x - 127.5) / 127.5);
-# - no weight decay on pos_embed, time_embed, cls_token and mask_token.
-# Model: configs/_base_/models/bevt_timesformer_b.py. Export the encoder for fine-tuning with
-#   python tools/convert/bevt_timesformer_to_mmaction.py work_dirs/joint_timesformer_b/epoch_150.pth \
-#       work_dirs/bevt_timesformer_b_backbone.pth
-# then configs/bevt/finetune_timesformer_b_k400.py (load_from=the export).
-# Initialization (optional): a BEVT image-stream / ViT-B checkpoint in this backbone's keys via
-# load_from=..., or a ViT-B in MMAction2's layout via model.backbone.pretrained=... (the stock
-# conversion copies spatial attention to the temporal step; patch_embed_2d copies patch_embed).
-_base_ = ['../_base_/models/bevt_timesformer_b.py', '../_base_/bevt_runtime.py']
+# - no weight decay on pos_embed, time_embed, cls_token (as the TimeSformer recipe);
+# - no initialization by default (load_from=None). To start from a ViT-B in MMAction2's
+#   layout: model.backbone.pretrained=vit.pth (spatial attention copied to the temporal step,
+#   patch_embed_2d from patch_embed); from a BEVTTimeSformer checkpoint: load_from=....
+#
+# Export the encoder for fine-tuning (configs/bevt/finetune_timesformer_b_k400.py):
+#   python tools/convert/bevt_timesformer_to_mmaction.py \
+#       work_dirs/joint_timesformer_b/epoch_150.pth work_dirs/bevt_timesformer_b_backbone.pth
+_base_ = './joint_swin_b.py'
+
+load_from = None
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='BEVTTimeSformer',
+        num_frames=8,
+        img_size=224,
+        patch_size=16,
+        embed_dims=768,
+        num_heads=12,
+        num_transformer_layers=12,
+        in_channels=3,
+        dropout_ratio=0.,
+        attention_type='divided_space_time',
+        norm_cfg=dict(type='LN', eps=1e-6),
+        drop_path_rate=0.1,  # the stock TimeSformer's 0..0.1
+        mask_token=True,
+        pretrained=None),
+    head=dict(
+        _delete_=True,
+        type='BEVTPlainHead',
+        in_channels=768,
+        num_classes={{_base_.tokenizer_vocab_size}},
+        loss_weights=dict(image=1.0, video=1.0)),
+    data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]))
 
 num_frames = 8
-crop_size = 224
-token_grid = crop_size // 16  # 14x14 tokens = 16x16 patches of the 224 crop
-tokenizer_size = 112  # the DALL-E view: 112 / 8 = 14
-
+frame_interval = 32
 video_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='DecordInit', io_backend='disk'),
     dict(type='CheckVideoLength', min_frames=num_frames),
-    dict(type='SampleFrames', clip_len=num_frames, frame_interval=32, num_clips=1),
+    dict(type='SampleFrames', clip_len=num_frames, frame_interval=frame_interval, num_clips=1),
     dict(type='DecordDecode'),
     dict(type='RandomRescale', scale_range=(256, 320), interpolation='bicubic'),
-    dict(type='RandomCrop', size=crop_size),
+    dict(type='RandomCrop', size={{_base_.crop_size}}),
     dict(type='Flip', flip_ratio=0.5),
-    dict(type='TokenizerView', size=tokenizer_size),
-    dict(type='TubeMaskGenerator', num_frames=num_frames, temporal_patch=1,
-         masked_tube_range=(0.5, 1.0), input_size=token_grid, num_masking_patches=98,
-         min_num_patches=16),
+    dict(type='TokenizerView', size={{_base_.tokenizer_view_size}}, interpolation='lanczos'),
+    dict(type='TubeMaskGenerator', input_size={{_base_.token_grid}}, num_frames=num_frames,
+         temporal_patch=1, masked_tube_range=(0.5, 1.0),
+         num_masking_patches={{_base_.num_masking_patches}}, min_num_patches=16,
+         min_aspect=0.3),
     dict(type='PackBEVTInputs', modality='video'),
 ]
-image_pipeline = [
-    dict(type='LoadImageAsClip'),
-    dict(type='RandomRescale', scale_range=(256, 320), interpolation='bicubic'),
-    dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0),
-    dict(type='RandomCrop', size=crop_size),
-    dict(type='Flip', flip_ratio=0.5),
-    dict(type='TokenizerView', size=tokenizer_size),
-    dict(type='BlockMaskGenerator', input_size=token_grid, num_masking_patches=98,
-         min_num_patches=16),
-    dict(type='PackBEVTInputs', modality='image'),
-]
-video_dataset = dict(
-    type='RobustVideoDataset',
-    ann_file='data/kinetics400/kinetics400_train_list_videos.txt',
-    data_prefix=dict(video='data/kinetics400/videos_train'),
-    pipeline=video_pipeline)
-image_dataset = dict(
-    type='ImageListDataset',
-    ann_file='data/imagenet/meta/train.txt',
-    data_prefix=dict(img='data/imagenet/train'),
-    pipeline=image_pipeline)
-
-videos_per_gpu, images_per_gpu = 8, 64
+video_dataset = dict(type='RobustVideoDataset', ann_file={{_base_.video_ann_file}},
+                     data_prefix=dict(video={{_base_.video_root}}), pipeline=video_pipeline)
 train_dataloader = dict(
-    batch_size=videos_per_gpu + images_per_gpu,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DualDatasetSampler', videos_per_gpu=videos_per_gpu,
-                 images_per_gpu=images_per_gpu, image_repeat=5),
-    dataset=dict(type='ConcatDataset', datasets=[video_dataset, image_dataset]))
-
-max_epochs = 150
-warmup_epochs = 10
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+    dataset=dict(type='ConcatDataset', datasets=[video_dataset, {{_base_.image_dataset}}]))
 
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    accumulative_counts=2,
-    clip_grad=dict(max_norm=3.0, norm_type=2),
-    optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
         custom_keys={
             'backbone.pos_embed': dict(decay_mult=0.0),
             'backbone.time_embed': dict(decay_mult=0.0),
             'backbone.cls_token': dict(decay_mult=0.0),
-            'backbone.mask_token': dict(decay_mult=0.0),
         }))
-
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
-]
-
-# 32 GPUs x (8 videos + 64 images); --auto-scale-lr scales the lr for other totals.
-auto_scale_lr = dict(enable=False, base_batch_size=32 * (videos_per_gpu + images_per_gpu))

@@ -60,7 +60,9 @@ def shrink_joint_config(cfg: Config, data: Dict[str, str], work_dir: str) -> Con
     loader.sampler.update(videos_per_gpu=2, images_per_gpu=2, image_repeat=1)
     videos, images = loader.dataset.datasets
     videos.update(ann_file=data['videos'], data_prefix=dict(video=data['video_root']))
-    images.update(ann_file=data['images'], data_prefix=dict(img=data['image_root']))
+    # the list in the format the config reads: `path label`, or `path` with with_label=False
+    image_list = data['images'] if images.get('with_label', True) else data['image_paths']
+    images.update(ann_file=image_list, data_prefix=dict(img=data['image_root']))
     for ds in (videos, images):
         ds.pipeline = [_shrink_pretrain_transform(t) for t in ds.pipeline]
     cfg.train_cfg.max_epochs = 1
@@ -87,8 +89,11 @@ def pretrain_data(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('timesformer_pretrain_data'))
     videos = make_video_set(root, 'spatial', num_train=2, num_val=0, size=64, num_frames=16)
     images = make_image_set(root, num_train=2, num_val=0, size=64)
+    paths = osp.join(root, 'images', 'train_paths.txt')
+    with open(images['train']) as src, open(paths, 'w') as dst:
+        dst.writelines(line.rsplit(' ', 1)[0] + '\n' for line in src if line.strip())
     return dict(videos=videos['train'], video_root=osp.join(root, 'spatial'),
-                images=images['train'], image_root=osp.join(root, 'images'))
+                images=images['train'], image_paths=paths, image_root=osp.join(root, 'images'))
 
 
 @pytest.fixture(scope='module')
@@ -114,26 +119,35 @@ def test_joint_recipe_numbers():
     assert bb.type == 'BEVTTimeSformer' and bb.attention_type == 'divided_space_time'
     assert (bb.num_frames, bb.img_size, bb.patch_size) == (8, 224, 16)
     assert (bb.embed_dims, bb.num_heads, bb.num_transformer_layers) == (768, 12, 12)
-    assert cfg.model.head.type == 'BEVTPlainHead' and cfg.model.head.in_channels == 768
-    assert cfg.model.head.num_classes == cfg.model.target_generator.vocab_size == 8192
-    assert cfg.model.data_preprocessor.mean == (127.5, 127.5, 127.5)
+    assert set(bb) >= {'type', 'num_frames'} and 'arch' not in bb  # Swin's keys are gone
+    head = cfg.model.head
+    assert head.type == 'BEVTPlainHead' and head.in_channels == 768 and 'temporal_scale' not in head
+    assert head.num_classes == cfg.tokenizer_vocab_size == 8192
+    assert cfg.model.data_preprocessor.mean == [127.5] * 3
+    assert cfg.load_from is None
     videos, images = cfg.train_dataloader.dataset.datasets
-    tube = {t.type: t for t in videos.pipeline}['TubeMaskGenerator']
+    video_steps = {t.type: t for t in videos.pipeline}
+    tube = video_steps['TubeMaskGenerator']
     assert (tube.num_frames, tube.temporal_patch, tube.input_size) == (8, 1, 14)
     assert (tube.num_masking_patches, tube.min_num_patches) == (98, 16)
     assert tube.masked_tube_range == (0.5, 1.0)
-    block = {t.type: t for t in images.pipeline}['BlockMaskGenerator']
-    assert (block.input_size, block.num_masking_patches) == (14, 98)
-    for ds in (videos, images):
-        assert {t.type: t for t in ds.pipeline}['TokenizerView'].size == 112
-    sampler = cfg.train_dataloader.sampler
-    assert (sampler.videos_per_gpu, sampler.images_per_gpu, sampler.image_repeat) == (8, 64, 5)
-    assert cfg.train_dataloader.batch_size == 72
-    opt = cfg.optim_wrapper
-    assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == 5e-4
-    assert opt.optimizer.weight_decay == 0.05 and opt.clip_grad.max_norm == 3.0
-    assert opt.accumulative_counts == 2 and opt.type == 'AmpOptimWrapper'
-    assert cfg.train_cfg.max_epochs == 150 and cfg.param_scheduler[0].end == 10
+    assert (video_steps['SampleFrames'].clip_len, video_steps['SampleFrames'].frame_interval) \
+        == (8, 32)
+    assert video_steps['TokenizerView'].size == 112
+    # the rest is the Swin joint recipe
+    swin = Config.fromfile(osp.join(ROOT, 'configs/bevt/joint_swin_b.py'))
+    swin_videos, swin_images = swin.train_dataloader.dataset.datasets
+    assert images.to_dict() == swin_images.to_dict()
+    assert [t.type for t in videos.pipeline] == [t.type for t in swin_videos.pipeline]
+    for key in ('sampler', 'batch_size'):
+        assert cfg.train_dataloader[key] == swin.train_dataloader[key]
+    assert cfg.model.target_generator == swin.model.target_generator
+    assert cfg.optim_wrapper.optimizer == swin.optim_wrapper.optimizer
+    assert cfg.param_scheduler == swin.param_scheduler and cfg.train_cfg == swin.train_cfg
+    for key in ('type', 'accumulative_counts', 'clip_grad'):
+        assert cfg.optim_wrapper[key] == swin.optim_wrapper[key]
+    assert {'backbone.pos_embed', 'backbone.time_embed', 'backbone.cls_token'} <= set(
+        cfg.optim_wrapper.paramwise_cfg.custom_keys)
 
 
 def test_finetune_recipe_is_stock_timesformer():

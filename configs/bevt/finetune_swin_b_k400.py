@@ -47,5 +47,8 @@ param_scheduler = [
          begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
 ]
 
+# Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint.
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+
 # 8 GPUs x 8 clips; mmengine scales the lr linearly for other totals with --auto-scale-lr.
 auto_scale_lr = dict(enable=False, base_batch_size=64)

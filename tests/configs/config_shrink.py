@@ -20,9 +20,31 @@ SHORT_SIDE = 72  # short side before cropping (256 in the recipes)
 FRAMES = 4  # frames per clip (16-32 in the recipes)
 
 
+GRID = RES // 16  # token grid (14 in the recipes)
+TOKEN_VIEW = GRID * 8  # tokenizer view for a factor-8 tokenizer (112 in the recipes)
+VOCAB = 32  # codebook of the tiny tokenizer (8192 in the recipes)
+
+
+def tiny_tokenizer_cfg(checkpoint: str) -> Dict[str, Any]:
+    """A tiny VQVAETokenizer (factor 8) whose weights are in ``checkpoint``."""
+    return dict(type='VQVAETokenizer', checkpoint=checkpoint, ch=8, ch_mult=(1, 1, 2, 4),
+                num_res_blocks=1, z_channels=8, embed_dim=8, vocab_size=VOCAB, num_groups=4,
+                resolution=TOKEN_VIEW)
+
+
 def _shrink_transform(t: Dict[str, Any]) -> Dict[str, Any]:
     t = dict(t)
     kind = t.get('type')
+    if kind == 'TokenizerView':
+        t['size'] = TOKEN_VIEW
+    if kind in ('BlockMaskGenerator', 'TubeMaskGenerator'):
+        t.update(input_size=GRID, num_masking_patches=GRID * GRID // 2, min_num_patches=2)
+    if kind == 'TubeMaskGenerator':
+        t['num_frames'] = FRAMES
+    if kind == 'CheckVideoLength':
+        t['min_frames'] = FRAMES
+    if kind == 'RandomCrop':
+        t['size'] = RES
     if 'clip_len' in t:
         t['clip_len'] = FRAMES
     if 'frame_interval' in t:
@@ -82,4 +104,60 @@ def shrink_recognizer_config(cfg: Config, videos: Dict[str, str], work_dir: str,
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint.interval = 1
     adapt_to_device(cfg)  # what tools/train.py does on a machine without GPU
+    return cfg
+
+
+def _shrink_dataset(ds: Dict[str, Any], media: Dict[str, str]) -> None:
+    if ds['type'] == 'ConcatDataset':
+        for sub in ds['datasets']:
+            _shrink_dataset(sub, media)
+        return
+    if 'Image' in ds['type']:
+        ds['ann_file'] = media['image_list']
+        ds['data_prefix'] = dict(img=media['image_root'])
+    else:
+        ds['ann_file'] = media['video_list']
+        ds['data_prefix'] = dict(video=media['video_root'])
+    ds['pipeline'] = [_shrink_transform(t) for t in ds['pipeline']]
+
+
+def shrink_bevt_config(cfg: Config, media: Dict[str, str], tokenizer_ckpt: str,
+                       work_dir: str) -> Config:
+    """Shrink a BEVT pretraining config (sizes, data paths, tokenizer size).
+
+    Args:
+        cfg: The loaded config (not modified).
+        media: ``video_list``, ``video_root``, ``image_list``, ``image_root``.
+        tokenizer_ckpt: Weights of :func:`tiny_tokenizer_cfg`.
+        work_dir: Where the runner writes.
+
+    Returns:
+        Config: A new, shrunk config.
+    """
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir = work_dir
+    cfg.load_from = None
+    model = cfg.model
+    if model.backbone.type == 'BEVTSwinTransformer3D':
+        model.backbone.arch = dict(TINY_SWIN)
+        model.backbone.window_size = (2, 4, 4)
+        model.head.in_channels = TINY_SWIN['embed_dims'] * 8
+    model.backbone.pretrained = None
+    model.target_generator = tiny_tokenizer_cfg(tokenizer_ckpt)
+    model.head.num_classes = VOCAB
+    loader = cfg.train_dataloader
+    loader.num_workers = 0
+    loader.persistent_workers = False
+    loader.pin_memory = False
+    sampler = loader.sampler
+    if sampler.type == 'DualDatasetSampler':
+        sampler.videos_per_gpu = 2
+        sampler.images_per_gpu = 2
+        loader.batch_size = 4
+    else:
+        loader.batch_size = 2
+    _shrink_dataset(loader.dataset, media)
+    cfg.train_cfg.max_epochs = 1
+    cfg.default_hooks.logger.interval = 1
+    adapt_to_device(cfg)
     return cfg

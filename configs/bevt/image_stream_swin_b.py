@@ -1,0 +1,37 @@
+# BEVT image-stream pretraining (masked image modeling) of Video Swin-B on ImageNet-1K: the
+# first stage of BEVT, whose weights initialize joint_swin_b.py.
+#
+#   bash tools/dist_train.sh configs/bevt/image_stream_swin_b.py 8
+#
+# The same model and image pipeline as the joint recipe (2D patch embedding, 2D shifted windows,
+# block masks of 98 / 196, DALL-E targets on a 112x112 view); images only. 800 epochs as in the
+# paper; batch, lr and warm-up follow BEiT's image recipe, which the paper's image stream reuses
+# (2048 images per step = 32 GPUs x 64, AdamW 1.5e-3, wd 0.05, 10 warm-up epochs, cosine).
+# Then: python tools/convert/bevt_image_to_joint.py work_dirs/image_stream_swin_b/epoch_800.pth \
+#           work_dirs/image_stream_swin_b/joint_init.pth
+_base_ = './joint_swin_b.py'
+
+load_from = None  # from scratch
+
+train_dataloader = dict(
+    _delete_=True,
+    batch_size={{_base_.images_per_gpu}},
+    num_workers=10,
+    persistent_workers=True,
+    pin_memory=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset={{_base_.image_dataset}})
+
+max_epochs = 800
+warmup_epochs = 10
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+optim_wrapper = dict(accumulative_counts=1, optimizer=dict(lr=1.5e-3))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True,
+         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+]
+# --auto-scale-lr: base = 32 GPUs x 64 images.
+auto_scale_lr = dict(enable=False, base_batch_size=2048)
+default_hooks = dict(checkpoint=dict(interval=20))

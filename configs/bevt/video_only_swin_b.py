@@ -1,0 +1,15 @@
+# BEVT-V ablation: masked video modeling alone on Kinetics-400 (no image stream), otherwise the
+# joint recipe (joint_swin_b.py): same model, tube masks, schedule and optimizer, initialized from
+# the image stream.
+#
+#   bash tools/dist_train.sh configs/bevt/video_only_swin_b.py 8
+_base_ = './joint_swin_b.py'
+
+train_dataloader = dict(
+    _delete_=True,
+    batch_size={{_base_.videos_per_gpu}},
+    num_workers=10,
+    persistent_workers=True,
+    pin_memory=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset={{_base_.video_dataset}})

@@ -6,7 +6,8 @@
 #
 # Load the encoder exported by tools/convert/bevt_timesformer_to_mmaction.py (keys
 # `backbone.*`) with `load_from`, not with `model.backbone.pretrained`:
-#   python tools/convert/bevt_timesformer_to_mmaction.py BEVT.pth work_dirs/bevt_timesformer_b_backbone.pth
+#   python tools/convert/bevt_timesformer_to_mmaction.py BEVT.pth \
+#       work_dirs/bevt_timesformer_b_backbone.pth
 #   bash tools/dist_train.sh configs/bevt/finetune_timesformer_b_k400.py 8 \
 #       --cfg-options load_from=work_dirs/bevt_timesformer_b_backbone.pth
 # Why: the stock TimeSformer treats a `pretrained=` file as a 2D ViT and copies each layer's

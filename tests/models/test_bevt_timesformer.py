@@ -289,3 +289,23 @@ def test_converter_checks_and_time_embed_resize():
     const = torch.ones(1, FRAMES, DIMS)
     torch.testing.assert_close(resize_time_embed(const, 8), torch.ones(1, 8, DIMS))
     assert resize_time_embed(const, FRAMES) is const
+
+
+def test_init_from_vit_layout_uses_stock_conversion(tmp_path):
+    """A ViT checkpoint in MMAction2's layout (one attention per layer): the stock
+    conversion fills both attention steps; the image stream copies patch_embed."""
+    source = build_backbone(seed=3)
+    vit = {}
+    for k, v in stock_keys(source.state_dict()).items():
+        if '.attentions.0.' in k or k == 'time_embed':
+            continue  # a ViT has no temporal step
+        vit[k.replace('.attentions.1.', '.attentions.0.')] = v
+    path = str(tmp_path / 'vit.pth')
+    torch.save(dict(state_dict=vit), path)
+    ours = MODELS.build(dict(type='BEVTTimeSformer', pretrained=path, **TINY))
+    ours.init_weights()
+    sd = ours.state_dict()
+    spatial = 'transformer_layers.layers.1.attentions.{}.attn.in_proj_weight'
+    assert torch.equal(sd[spatial.format(1)], source.state_dict()[spatial.format(1)])
+    assert torch.equal(sd[spatial.format(0)], sd[spatial.format(1)])
+    assert torch.equal(ours.patch_embed_2d.projection.weight, source.patch_embed.projection.weight)

@@ -8,7 +8,6 @@ Example::
 See ``bevt_mm/datasets/toy.py`` for what each set contains.
 """
 import argparse
-import json
 import os.path as osp
 import sys
 

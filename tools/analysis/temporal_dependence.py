@@ -8,8 +8,11 @@ prints a table of top-1, writes ``results.json``, ``table.md`` and a bar chart
 Example::
 
     python tools/analysis/temporal_dependence.py \\
-        mmaction::recognition/swin/swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py \\
+        mmaction::recognition/swin/\\
+swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py \\
         swin_tiny_k400.pth --out-dir work_dirs/td_swin_k400
+
+    (the config name is one word; it is split here only for line length)
 """
 import argparse
 import os.path as osp

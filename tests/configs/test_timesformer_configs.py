@@ -136,3 +136,23 @@ def test_joint_step_export_and_finetune(joint_checkpoint, toy_videos, tmp_path):
     metrics = runner.test()
     assert 0.0 <= metrics['acc/top1'] <= 1.0
     assert osp.isfile(osp.join(cfg.work_dir, 'epoch_1.pth'))
+
+
+def test_toy_timesformer_config_trains_one_epoch(bevt_media, tiny_tokenizer_ckpt, tmp_path):
+    """The toy demo's TimeSformer option: toy_joint_swin.py with the TimeSformer model."""
+    toy = Config.fromfile(osp.join(ROOT, 'configs/bevt/toy_joint_timesformer.py'))
+    swin = Config.fromfile(osp.join(ROOT, 'configs/bevt/toy_joint_swin.py'))
+    assert toy.model.backbone.type == 'BEVTTimeSformer' and toy.model.head.type == 'BEVTPlainHead'
+    assert toy.model.target_generator == swin.model.target_generator
+    assert toy.train_dataloader.dataset.datasets[1] == swin.train_dataloader.dataset.datasets[1]
+    assert toy.train_dataloader.sampler == swin.train_dataloader.sampler
+    tube = {t.type: t for t in toy.train_dataloader.dataset.datasets[0].pipeline}[
+        'TubeMaskGenerator']
+    assert tube.temporal_patch == 1 and tube.num_frames == toy.model.backbone.num_frames
+    cfg = shrink_bevt_config(toy, bevt_media, tiny_tokenizer_ckpt, str(tmp_path / 'work'))
+    cfg.model.backbone.update(num_frames=FRAMES, img_size=RES)  # the shrunk clips
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    scalars = runner.message_hub.log_scalars
+    assert all(torch.isfinite(torch.tensor(scalars[k].current()))
+               for k in ('train/loss_image', 'train/loss_video'))

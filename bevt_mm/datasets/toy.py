@@ -16,8 +16,9 @@ uses ``ann_file='<root>/spatial/train_list.txt'`` and
 ``data_prefix=dict(video='<root>/spatial')``; an mmpretrain
 ``ImageNet``/``CustomDataset`` list uses ``data_prefix='<root>/images'``.
 
-**toy-spatial** (the Kinetics-like case). The class is the object's shape
-(:data:`SHAPES`). The object moves in a random direction at a random speed
+**toy-spatial** (the Kinetics-like case). The class is what the object is:
+its shape (:data:`SHAPES`) and the surface texture that goes with it
+(:func:`shape_shade`). The object moves in a random direction at a random speed
 and rotates at a random rate; all of that is independent of the class, so one
 frame tells the class and frame order carries nothing.
 
@@ -110,6 +111,35 @@ def temporal_order(cls: int, num_frames: int) -> np.ndarray:
 def _grid(size: int) -> Tuple[np.ndarray, np.ndarray]:
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     return xs + 0.5, ys + 0.5
+
+
+def shape_shade(kind: str, cx: float, cy: float, radius: float, angle: float,
+                size: int) -> np.ndarray:
+    """The surface texture of a shape ``(size, size)`` in [0.45, 1] (multiplies its colour).
+
+    Each shape has its own texture, drawn in the object's frame (it moves and
+    turns with the object): circle solid, square stripes, triangle checks,
+    cross rings. So "what the object is" shows in both outline and texture.
+    """
+    xs, ys = _grid(size)
+    dx = (xs - cx + size / 2) % size - size / 2
+    dy = (ys - cy + size / 2) % size - size / 2
+    c, s = math.cos(angle), math.sin(angle)
+    u = c * dx + s * dy
+    v = -s * dx + c * dy
+    period = max(0.7 * radius, 4.0)
+    wave_u = np.sin(2 * math.pi * u / period)
+    if kind == 'circle':
+        on = np.ones_like(u, dtype=bool)
+    elif kind == 'square':
+        on = wave_u > 0
+    elif kind == 'triangle':
+        on = wave_u * np.sin(2 * math.pi * v / period) > 0
+    elif kind == 'cross':
+        on = np.sin(2 * math.pi * np.sqrt(u * u + v * v) / period) > 0
+    else:
+        raise ValueError(f'unknown shape {kind!r}; expected one of {SHAPES}')
+    return np.where(on, 1.0, 0.45).astype(np.float32)
 
 
 def shape_alpha(kind: str, cx: float, cy: float, radius: float, angle: float,
@@ -222,7 +252,9 @@ def object_colour(rng: np.random.Generator, bg_mean: float) -> np.ndarray:
 
 def _compose(bg: np.ndarray, alpha: np.ndarray, colour: np.ndarray, rng: np.random.Generator,
              noise: float) -> np.ndarray:
-    img = bg * (1 - alpha[..., None]) + colour[None, None] * alpha[..., None]
+    """``colour``: (3,) or a per-pixel (H, W, 3) colour map."""
+    colour = colour if colour.ndim == 3 else colour[None, None]
+    img = bg * (1 - alpha[..., None]) + colour * alpha[..., None]
     if noise > 0:
         img = img + rng.normal(0, noise, img.shape).astype(np.float32)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
@@ -257,10 +289,11 @@ def render_path(rng: np.random.Generator, size: int, num_frames: int, obj: Dict,
     for t in range(num_frames):
         cx = (obj['x'] + vx * t) % size
         cy = (obj['y'] + vy * t) % size
-        alpha = shape_alpha(SHAPES[obj['shape']], cx, cy, obj['radius'],
-                            obj['angle'] + obj['spin'] * t, size)
+        pose = (SHAPES[obj['shape']], cx, cy, obj['radius'], obj['angle'] + obj['spin'] * t, size)
+        alpha = shape_alpha(*pose)
+        shaded = colour[None, None] * shape_shade(*pose)[..., None]
         frame_bg = shift_torus(bg, vx * t, vy * t) if pan else bg
-        frames.append(_compose(frame_bg, alpha, colour, rng, noise))
+        frames.append(_compose(frame_bg, alpha, shaded, rng, noise))
         centres.append((cx, cy))
     return np.stack(frames), np.asarray(centres, dtype=np.float32)
 
@@ -306,9 +339,10 @@ def scene_image(rng: np.random.Generator, size: int = 64) -> Tuple[np.ndarray, i
     objs.sort(key=lambda o: o['radius'])  # largest drawn last (on top)
     objs[-1]['radius'] = max(objs[-1]['radius'], 0.25 * size)
     for o in objs:
-        alpha = shape_alpha(SHAPES[o['shape']], o['x'], o['y'], o['radius'], o['angle'], size)
-        colour = object_colour(rng, bg_mean)
-        img = img * (1 - alpha[..., None]) + colour[None, None] * alpha[..., None]
+        pose = (SHAPES[o['shape']], o['x'], o['y'], o['radius'], o['angle'], size)
+        alpha = shape_alpha(*pose)
+        colour = object_colour(rng, bg_mean)[None, None] * shape_shade(*pose)[..., None]
+        img = img * (1 - alpha[..., None]) + colour * alpha[..., None]
     img = img + rng.normal(0, 4.0, img.shape)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8), objs[-1]['shape']
 
@@ -462,7 +496,8 @@ Annotation lists: `<set>/{{train,val}}_list.txt`, one `relative/path label` per 
 paths relative to the set folder (MMAction2 VideoDataset:
 `ann_file='{root}/spatial/train_list.txt', data_prefix=dict(video='{root}/spatial')`).
 
-* toy-spatial: the class is the object's shape; motion, speed and rotation are
+* toy-spatial: the class is the object's shape (and its texture: circle solid,
+  square stripes, triangle checks, cross rings); motion, speed and rotation are
   random and independent of the class, so one frame is enough.
 * toy-temporal: every video is one object sliding horizontally on a torus
   (uniform random start; the textured background pans with it); the class is

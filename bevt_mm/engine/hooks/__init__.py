@@ -1,3 +1,4 @@
 from .non_finite_loss import NonFiniteLossHook
+from .rng_state import RNGStateHook
 
-__all__ = ['NonFiniteLossHook']
+__all__ = ['NonFiniteLossHook', 'RNGStateHook']

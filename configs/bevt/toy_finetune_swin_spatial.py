@@ -1,0 +1,71 @@
+# Fine-tune the toy BEVT encoder on toy-spatial (4 shapes; one frame tells the class, like
+# Kinetics). A stock MMAction2 Swin recognizer (mmaction's Swin base config) at toy size, with the
+# BEVT fine-tuning recipe's optimizer (AdamW, layer-wise lr decay 0.9, warm-up + cosine).
+#
+#   python tools/train.py configs/bevt/toy_finetune_swin_spatial.py \
+#       --cfg-options model.backbone.pretrained=work_dirs/toy/pretrain/bevt_backbone.pth
+_base_ = ['mmaction::_base_/models/swin_tiny.py', '../_base_/bevt_runtime.py']
+
+model = dict(
+    backbone=dict(
+        arch=dict(_delete_=True, embed_dims=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8]),
+        window_size=(4, 4, 4),
+        pretrained=None,  # the exported BEVT encoder (tools/convert/bevt_to_mmaction_swin.py)
+        pretrained2d=False,
+        drop_path_rate=0.1),
+    cls_head=dict(in_channels=256, num_classes=4, dropout_ratio=0.3))
+
+data_root = 'data/toy/spatial'
+clip_len = 8
+train_pipeline = [
+    dict(type='DecordInit', io_backend='disk'),
+    dict(type='SampleFrames', clip_len=clip_len, frame_interval=2, num_clips=1),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 72)),
+    dict(type='RandomCrop', size=64),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+test_pipeline = [
+    dict(type='DecordInit', io_backend='disk'),
+    dict(type='SampleFrames', clip_len=clip_len, frame_interval=2, num_clips=1, test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 72)),
+    dict(type='CenterCrop', crop_size=64),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+train_dataloader = dict(
+    batch_size=8, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type='VideoDataset', ann_file=f'{data_root}/train_list.txt',
+                 data_prefix=dict(video=data_root), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='VideoDataset', ann_file=f'{data_root}/val_list.txt',
+                 data_prefix=dict(video=data_root), pipeline=test_pipeline, test_mode=True))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='AccMetric')
+test_evaluator = val_evaluator
+
+max_epochs = 6
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=max_epochs,
+                 val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(
+    constructor='SwinLayerDecayOptimWrapperConstructor',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(layer_decay_rate=0.9, norm_decay_mult=0.0, custom_keys={
+        'relative_position_bias_table': dict(decay_mult=0.0)}),
+    clip_grad=dict(max_norm=40, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=0, by_epoch=True, begin=1,
+         end=max_epochs, convert_to_iter_based=True),
+]
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))
+custom_hooks = []
+randomness = dict(seed=0)

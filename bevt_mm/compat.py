@@ -20,6 +20,10 @@ upstream code.
 3. ``mmaction.models.backbones.SwinTransformer3D.train()`` returns None, so
    ``model.eval()`` and ``model.train()`` cannot be chained. We make it
    return the module, as ``nn.Module.train`` does.
+4. mmengine 0.10.7's ``init_dist('pytorch')`` calls ``torch.cuda.set_device``
+   before ``init_process_group`` whatever the backend, so ``tools/dist_train.sh``
+   fails on a machine without GPU ("Found no NVIDIA driver") even with gloo.
+   Without CUDA we skip that call; with CUDA nothing changes.
 """
 import importlib.util
 import os.path as osp
@@ -129,11 +133,44 @@ def patch_swin_train_return() -> bool:
     return True
 
 
+def patch_cpu_dist_init() -> bool:
+    """Let mmengine's PyTorch launcher initialize gloo without CUDA.
+
+    Returns:
+        bool: True if patched, False if upstream does not need it.
+    """
+    import inspect
+
+    from mmengine.dist import utils as dist_utils
+
+    original = dist_utils._init_dist_pytorch
+    if getattr(original, '_bevt_patched', False):
+        return False
+    if 'torch.cuda.set_device' not in inspect.getsource(original):
+        return False
+
+    def _init_dist_pytorch(*args, **kwargs):
+        if torch.cuda.is_available():
+            return original(*args, **kwargs)
+        set_device = torch.cuda.set_device
+        torch.cuda.set_device = lambda device: None  # no GPU to select
+        try:
+            return original(*args, **kwargs)
+        finally:
+            torch.cuda.set_device = set_device
+
+    _init_dist_pytorch._bevt_patched = True
+    _init_dist_pytorch.__doc__ = original.__doc__
+    dist_utils._init_dist_pytorch = _init_dist_pytorch
+    return True
+
+
 def apply_all() -> List[str]:
     """Apply every shim that is needed; returns the names of those applied."""
     for name, fn in (('missing_drn', patch_missing_drn),
                      ('checkpoint_weights_only', patch_checkpoint_loading),
-                     ('swin_train_return', patch_swin_train_return)):
+                     ('swin_train_return', patch_swin_train_return),
+                     ('cpu_dist_init', patch_cpu_dist_init)):
         if name not in APPLIED and fn():
             APPLIED.append(name)
     return list(APPLIED)

@@ -37,6 +37,9 @@ def adapt_to_device(cfg: Config) -> None:
     * ``AmpOptimWrapper`` -> ``OptimWrapper``: mmengine's AMP wrapper refuses to
       build without an accelerator, so CPU runs train in fp32 (with a warning).
       Everything else in the optimizer config (accumulation, clipping, lr) stays.
+    * DDP without ``device_ids``: mmengine wraps distributed models with
+      ``device_ids=[LOCAL_RANK]``, which torch rejects for CPU modules; on CPU
+      ``model_wrapper_cfg`` gets ``device_ids=None`` (used only when distributed).
 
     Args:
         cfg: The config, updated in place.
@@ -51,6 +54,13 @@ def adapt_to_device(cfg: Config) -> None:
         optim_wrapper['type'] = 'OptimWrapper'
         for key in ('loss_scale', 'dtype', 'use_fsdp'):
             optim_wrapper.pop(key, None)
+    wrapper_cfg = cfg.get('model_wrapper_cfg', None)
+    if wrapper_cfg is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    elif wrapper_cfg.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
+        wrapper_cfg.setdefault('device_ids', None)
 
 
 def default_work_dir(cfg: Config, config_path: str, work_dir: str = None) -> None:

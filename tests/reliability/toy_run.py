@@ -57,10 +57,11 @@ def toy_config(media: Dict[str, str], tokenizer: str, work_dir: str, out: str,
     cfg.train_dataloader.sampler.images_per_gpu = images
     cfg.train_dataloader.batch_size = videos + images
     cfg.train_cfg = dict(type=loop, max_iters=max_iters)
+    warm = 2 if max_iters > 3 else 1
     cfg.param_scheduler = [
-        dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=2),
-        dict(type='CosineAnnealingLR', T_max=max_iters - 2, eta_min=0, by_epoch=False,
-             begin=2, end=max_iters)]
+        dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=warm),
+        dict(type='CosineAnnealingLR', T_max=max_iters - warm, eta_min=0, by_epoch=False,
+             begin=warm, end=max_iters)]
     cfg.default_hooks.checkpoint.update(by_epoch=False, interval=ckpt_interval,
                                         max_keep_ckpts=-1)
     cfg.default_hooks.logger.update(interval=1)

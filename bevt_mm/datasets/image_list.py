@@ -4,9 +4,9 @@ import os.path as osp
 from typing import Callable, List, Optional, Sequence, Tuple, Type, Union
 
 from mmengine.dataset import BaseDataset
-from mmengine.fileio import list_from_file
 
 from mmaction.registry import DATASETS
+from .ann_list import read_annotation_list
 from .robust import RobustLoadingMixin
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
@@ -68,13 +68,10 @@ class ImageListDataset(RobustLoadingMixin, BaseDataset):
         root = self.data_prefix.get('img', '') or ''
         samples = []
         if self.ann_file:
-            for line in list_from_file(self.ann_file):
-                line = line.strip()
-                if not line:
-                    continue
-                parts = line.rsplit(self.delimiter, 1) if self.with_label else [line]
-                label = int(parts[1]) if self.with_label and len(parts) == 2 else -1
-                samples.append((osp.join(root, parts[0]), label))
+            for path, label in read_annotation_list(self.ann_file, self.delimiter,
+                                                    self.with_label,
+                                                    path_may_contain_delimiter=True):
+                samples.append((osp.join(root, path), label))
         else:
             if not osp.isdir(root):
                 raise FileNotFoundError(f'image folder {root!r} (data_prefix["img"]) not found')

@@ -1,8 +1,12 @@
 """Video list dataset that survives unreadable and too-short videos."""
+import os.path as osp
 from typing import Callable, List, Optional, Tuple, Type, Union
+
+from mmengine.utils import check_file_exist
 
 from mmaction.datasets import VideoDataset
 from mmaction.registry import DATASETS
+from .ann_list import read_annotation_list
 from .robust import RobustLoadingMixin
 
 
@@ -11,7 +15,8 @@ class RobustVideoDataset(RobustLoadingMixin, VideoDataset):
     """MMAction2's ``VideoDataset`` with robust loading.
 
     Same annotation format (``path [label]`` per line; unlabeled lists are
-    fine for pretraining). A video that decord cannot open or decode, or that
+    fine for pretraining); a malformed line raises
+    :class:`~.ann_list.AnnotationFormatError` naming the list and the line. A video that decord cannot open or decode, or that
     ``CheckVideoLength`` rejects, is logged with its path, counted
     (:attr:`num_failed`, :attr:`failed_paths`) and replaced by another random
     video (see :mod:`bevt_mm.datasets.robust`).
@@ -32,3 +37,13 @@ class RobustVideoDataset(RobustLoadingMixin, VideoDataset):
                  **kwargs) -> None:
         self._init_robust(catch_errors)
         super().__init__(ann_file, pipeline, max_refetch=max_refetch, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """Read the list strictly (see :func:`~.ann_list.read_annotation_list`)."""
+        if self.multi_class:
+            return super().load_data_list()
+        check_file_exist(self.ann_file)
+        prefix = self.data_prefix.get('video')
+        return [dict(filename=osp.join(prefix, path) if prefix is not None else path,
+                     label=label)
+                for path, label in read_annotation_list(self.ann_file, self.delimiter)]

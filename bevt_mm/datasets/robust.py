@@ -17,6 +17,7 @@ mistakes) propagate unchanged.
 """
 import logging
 import multiprocessing as mp
+import os.path as osp
 from typing import Any, List, Optional, Tuple, Type
 
 from mmengine.logging import print_log
@@ -62,9 +63,21 @@ class RobustLoadingMixin:
                 total = self._num_failed.value
             self.failed_paths.append(path)
             print_log(f'{type(self).__name__}: skipping unreadable sample {path} '
-                      f'({type(err).__name__}: {err}); replaced by another sample '
-                      f'({total} failed so far)', logger='current', level=logging.WARNING)
+                      f'({type(err).__name__}: {err}); {self._advice(path)}; replaced by '
+                      f'another sample ({total} failed so far)', logger='current',
+                      level=logging.WARNING)
             return None
+
+    def _advice(self, path: str) -> str:
+        """What to do about a sample that failed to load (for the warning)."""
+        listed = (f'listed in ann_file {self.ann_file}' if getattr(self, 'ann_file', '')
+                  else 'found under data_prefix')
+        if not osp.exists(path):
+            return (f'the file does not exist ({listed}): restore it, or fix data_prefix '
+                    'or the list')
+        if osp.isfile(path) and osp.getsize(path) == 0:
+            return f'the file is empty (0 bytes, {listed}): re-copy or re-encode it'
+        return f'{listed}: re-encode or replace the file, or drop it from the list'
 
     def __getstate__(self) -> dict:
         # A multiprocessing.Value pickles only while a process starts (the

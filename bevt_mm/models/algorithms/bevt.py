@@ -114,6 +114,32 @@ class BEVT(BaseModel):
             out['video'] = out['video'].reshape(nv, t, *out['video'].shape[1:])
         return {k: v.long() for k, v in out.items()}
 
+    @staticmethod
+    def check_mask_grid(name: str, stream: Stream, target: Tensor) -> None:
+        """Raise a config-level error when the pipeline's masks do not fit the token grid.
+
+        The masks (``mask``: ``(N, [t,] h, w)``, ``target_mask``) must lie on the
+        grid of the targets, one token per position the model predicts. A wrong
+        ``input_size`` of the mask generator would otherwise surface as a shape
+        error deep in the backbone or head, or not at all (a coarser grid that
+        divides the patch grid is silently stretched).
+        """
+        mask, target_mask = stream['mask'], stream['target_mask']
+        grid = tuple(target.shape[-2:])
+        if tuple(mask.shape[-2:]) == grid and tuple(target_mask.shape) == tuple(target.shape):
+            return
+        generator = 'BlockMaskGenerator' if name == 'image' else 'TubeMaskGenerator'
+        size = tuple(stream['inputs'].shape[-2:])
+        view = tuple(stream['tokenizer_inputs'].shape[-2:])
+        raise ValueError(
+            f'{name} stream: the masks are on a {tuple(mask.shape[-2:])} grid '
+            f'(input_size of {generator} in the {name} pipeline), but the model\'s token grid '
+            f'is {grid} (the tokenizer\'s ids of the {view[0]}x{view[1]} TokenizerView, one '
+            f'per {size[0] // grid[0]}x{size[1] // grid[1]} pixels of the {size[0]}x{size[1]} '
+            f'input; target_mask {tuple(target_mask.shape[1:])}, targets '
+            f'{tuple(target.shape[1:])}). Set {generator}(input_size={grid[0]}) (the crop size '
+            '/ 16), or make the TokenizerView size = input_size x the tokenizer factor.')
+
     # ---------------------------------------------------------------- modes
     def forward(self, inputs: Union[Tensor, Dict[str, Optional[Stream]]],
                 data_samples: Optional[List[BaseDataElement]] = None,
@@ -165,6 +191,8 @@ class BEVT(BaseModel):
         targets = self.tokenize(
             present['image']['tokenizer_inputs'] if 'image' in present else None,
             present['video']['tokenizer_inputs'] if 'video' in present else None)
+        for name, stream in present.items():
+            self.check_mask_grid(name, stream, targets[name])
         kwargs = {}
         for name, stream in present.items():
             kwargs[f'{name}_feats'] = self.backbone.forward_pretrain(

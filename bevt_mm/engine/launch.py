@@ -63,6 +63,38 @@ def adapt_to_device(cfg: Config) -> None:
         wrapper_cfg.setdefault('device_ids', None)
 
 
+def check_dual_sampler(cfg: Config) -> None:
+    """Check a ``DualDatasetSampler`` config before anything is built.
+
+    mmengine does not tell the sampler the batch size, so a ``batch_size``
+    other than ``videos_per_gpu + images_per_gpu`` would silently mix the
+    streams in the wrong ratio; zero counts would train on nothing.
+
+    Raises:
+        ValueError: naming the config keys and what to set.
+    """
+    loader = cfg.get('train_dataloader', None) or {}
+    sampler = loader.get('sampler', None) or {}
+    if sampler.get('type') != 'DualDatasetSampler':
+        return
+    counts = {key: sampler.get(key, default)
+              for key, default in (('videos_per_gpu', 8), ('images_per_gpu', 64))}
+    for key, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f'train_dataloader.sampler.{key}={value!r}: must be an integer '
+                             '>= 0 (samples of that stream per GPU and iteration)')
+    total = sum(counts.values())
+    if total == 0:
+        raise ValueError('train_dataloader.sampler.videos_per_gpu=0 and images_per_gpu=0: '
+                         'no sample would be loaded. Set at least one > 0 (the recipe: 8 '
+                         'and 64; videos_per_gpu=0 trains the image stream only).')
+    if loader.get('batch_size') != total:
+        raise ValueError(f'train_dataloader.batch_size={loader.get("batch_size")} must equal '
+                         f'videos_per_gpu + images_per_gpu = {counts["videos_per_gpu"]} + '
+                         f'{counts["images_per_gpu"]} = {total} for DualDatasetSampler; set '
+                         f'train_dataloader.batch_size={total}.')
+
+
 def default_work_dir(cfg: Config, config_path: str, work_dir: str = None) -> None:
     """Set ``cfg.work_dir``: CLI value > value in the file > ``work_dirs/<config name>``."""
     if work_dir is not None:
@@ -119,6 +151,7 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     adapt_to_device(cfg)
+    check_dual_sampler(cfg)
     return cfg
 
 

@@ -29,6 +29,7 @@ It also writes ``<out>.json`` with the held-out reconstruction error
 import argparse
 import json
 import logging
+import os
 import os.path as osp
 import sys
 import time
@@ -49,6 +50,8 @@ from bevt_mm.models.tokenizers import VQVAETokenizer, evaluate_vqvae, train_vqva
 PRESETS: Dict[str, dict] = {
     'tiny': dict(ch=8, ch_mult=(1, 2), num_res_blocks=1, z_channels=16, embed_dim=8,
                  vocab_size=64, num_groups=4),
+    'toy': dict(ch=16, ch_mult=(1, 1, 2, 2), num_res_blocks=1, z_channels=32, embed_dim=16,
+                vocab_size=256, num_groups=4),
     'small': dict(ch=32, ch_mult=(1, 2, 2, 4), num_res_blocks=1, z_channels=64, embed_dim=32,
                   vocab_size=1024, num_groups=8),
     'base': dict(ch=128, ch_mult=(1, 1, 2, 4), num_res_blocks=2, z_channels=256, embed_dim=256,
@@ -109,6 +112,8 @@ def _endless(loader: DataLoader) -> Iterator[torch.Tensor]:
 def main(argv: List[str] = None) -> dict:
     """Train, evaluate and save; returns the evaluation dict."""
     args = parse_args(argv)
+    # create the output folder first: a typo must not cost a finished training run
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     init_default_scope('mmaction')  # the pipelines use MMAction2/BEVT transforms
     logger = MMLogger.get_instance('train_tokenizer', log_level=logging.INFO)
     torch.manual_seed(args.seed)

@@ -13,13 +13,14 @@ from mmengine.runner import Runner
 from config_shrink import shrink_recognizer_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-FINETUNE = sorted(glob.glob(osp.join(ROOT, 'configs', 'bevt', 'finetune_swin_*.py')))
+FINETUNE = sorted(glob.glob(osp.join(ROOT, 'configs', 'bevt', 'finetune_swin_*.py')) +
+                  glob.glob(osp.join(ROOT, 'configs', 'bevt', 'toy_finetune_swin_*.py')))
 
 
 def test_there_are_finetune_configs():
     names = {osp.basename(p) for p in FINETUNE}
-    assert {'finetune_swin_b_k400.py', 'finetune_swin_b_ssv2.py',
-            'finetune_swin_b_diving48.py'} <= names
+    assert {'finetune_swin_b_k400.py', 'finetune_swin_b_ssv2.py', 'finetune_swin_b_diving48.py',
+            'toy_finetune_swin_spatial.py', 'toy_finetune_swin_temporal.py'} <= names
 
 
 def test_k400_recipe_numbers():

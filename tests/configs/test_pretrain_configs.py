@@ -11,7 +11,7 @@ from config_shrink import shrink_bevt_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', 'bevt', '*.py'))
-                  if not osp.basename(p).startswith(('finetune_', 'toy_'))
+                  if not osp.basename(p).startswith(('finetune_', 'toy_finetune_'))
                   and 'timesformer' not in osp.basename(p))
 
 
@@ -20,7 +20,8 @@ def _cfg(name):
 
 
 def test_pretrain_configs_exist():
-    assert {'joint_swin_b.py', 'image_stream_swin_b.py', 'video_only_swin_b.py'} <= {
+    assert {'joint_swin_b.py', 'image_stream_swin_b.py', 'video_only_swin_b.py',
+            'toy_joint_swin.py'} <= {
         osp.basename(p) for p in PRETRAIN}
 
 

@@ -1,0 +1,175 @@
+"""BEVT end to end on toy data, on CPU, in minutes (`make demo`).
+
+Each step is an ordinary bevt_mm command, printed before it runs, so the demo
+doubles as a walk-through of the real workflow:
+
+1. make the toy data (images, toy-spatial and toy-temporal videos);
+2. train the toy VQ-VAE tokenizer on the toy images;
+3. BEVT joint image + video pretraining (toy_joint_swin.py);
+4. export the encoder for a stock MMAction2 Swin recipe;
+5. fine-tune it on toy-spatial and toy-temporal;
+6. test both, normally and with single-frame / shuffled inputs;
+7. print one summary table (and write it to <work-dir>/summary.json).
+
+Usage:
+    python tools/demo.py [--work-dir work_dirs/toy] [--data-root data/toy]
+        [--backbone swin|timesformer] [--fresh]
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import shlex
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+PY = sys.executable
+
+
+def run(cmd: List[str], log: Dict[str, float], name: str) -> None:
+    """Print and run one command; stop the demo with its exit code on failure."""
+    print(f'\n[demo] {name}\n$ {" ".join(shlex.quote(c) for c in cmd)}', flush=True)
+    start = time.time()
+    proc = subprocess.run(cmd, cwd=ROOT)
+    log[name] = round(time.time() - start, 1)
+    if proc.returncode != 0:
+        sys.exit(f'[demo] step "{name}" failed with exit code {proc.returncode}')
+    print(f'[demo] {name}: {log[name]:.0f} s', flush=True)
+
+
+def last_checkpoint(work_dir: str) -> str:
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def scalars(work_dir: str) -> List[dict]:
+    """mmengine's per-iteration scalar log of the newest run in ``work_dir``."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        return []
+    with open(files[-1]) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def first_last(rows: List[dict], key: str, window: int = 3) -> Optional[tuple]:
+    values = [r[key] for r in rows if key in r]
+    if not values:
+        return None
+    k = min(window, len(values))
+    return sum(values[:k]) / k, sum(values[-k:]) / k
+
+
+def write_pretrain_list(data: str) -> str:
+    """Both toy video sets' train splits in one list (labels unused by pretraining)."""
+    path = osp.join(data, 'pretrain_videos.txt')
+    with open(path, 'w') as out:
+        for kind in ('spatial', 'temporal'):
+            with open(osp.join(data, kind, 'train_list.txt')) as f:
+                out.writelines(f'{kind}/{line}' for line in f if line.strip())
+    return path
+
+
+def main(argv: Optional[List[str]] = None) -> Dict:
+    parser = argparse.ArgumentParser(description='BEVT toy demo (CPU)')
+    parser.add_argument('--work-dir', default='work_dirs/toy')
+    parser.add_argument('--data-root', default='data/toy')
+    parser.add_argument('--backbone', default='swin', choices=['swin', 'timesformer'],
+                        help='timesformer: pretrain toy_joint_timesformer.py instead '
+                        '(the fine-tuning part of the demo is Swin-only)')
+    parser.add_argument('--tokenizer-steps', type=int, default=300)
+    parser.add_argument('--fresh', action='store_true', help='regenerate the toy data')
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
+    times: Dict[str, float] = {}
+    start = time.time()
+    work, data = args.work_dir, args.data_root
+
+    if args.fresh or not osp.isfile(osp.join(data, 'meta.json')):
+        run([PY, 'tools/make_toy_data.py', '--out', data, '--seed', '0'], times, 'toy data')
+    else:
+        print(f'[demo] toy data: reusing {data} (--fresh regenerates it)')
+
+    write_pretrain_list(data)
+    tokenizer = osp.join(work, 'tokenizer', 'vqvae_toy.pth')
+    run([PY, 'tools/train_tokenizer.py', f'{data}/images/train_list.txt',
+         '--data-root', f'{data}/images', '--out', tokenizer, '--preset', 'toy',
+         '--size', '32', '--steps', str(args.tokenizer_steps), '--batch-size', '16', '--workers', '0', '--log-every', '100'], times,
+        'tokenizer (VQ-VAE)')
+
+    pretrain_cfg = ('configs/bevt/toy_joint_swin.py' if args.backbone == 'swin'
+                    else 'configs/bevt/toy_joint_timesformer.py')
+    pre_dir = osp.join(work, 'pretrain' if args.backbone == 'swin' else 'pretrain_timesformer')
+    overrides = [f'model.target_generator.checkpoint={tokenizer}',
+                 f'train_dataloader.dataset.datasets.0.ann_file={data}/pretrain_videos.txt',
+                 f'train_dataloader.dataset.datasets.0.data_prefix.video={data}',
+                 f'train_dataloader.dataset.datasets.1.ann_file={data}/images/train_list.txt',
+                 f'train_dataloader.dataset.datasets.1.data_prefix.img={data}/images']
+    run([PY, 'tools/train.py', pretrain_cfg, '--work-dir', pre_dir, '--cfg-options', *overrides],
+        times, 'BEVT joint pretraining')
+    pre_ckpt = last_checkpoint(pre_dir)
+    rows = scalars(pre_dir)
+    summary: Dict = dict(pretraining={}, finetuning={}, seconds=times)
+    for key in ('acc_image', 'acc_video', 'loss_image', 'loss_video'):
+        fl = first_last(rows, key)
+        if fl:
+            summary['pretraining'][key] = dict(start=round(fl[0], 3), end=round(fl[1], 3))
+
+    if args.backbone == 'swin':
+        backbone = osp.join(work, 'pretrain', 'bevt_backbone.pth')
+        run([PY, 'tools/convert/bevt_to_mmaction_swin.py', pre_ckpt, backbone], times,
+            'export encoder')
+        for kind in ('spatial', 'temporal'):
+            cfg = f'configs/bevt/toy_finetune_swin_{kind}.py'
+            ft_dir = osp.join(work, f'finetune_{kind}')
+            data_opts = [f'train_dataloader.dataset.ann_file={data}/{kind}/train_list.txt',
+                         f'train_dataloader.dataset.data_prefix.video={data}/{kind}',
+                         f'val_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
+                         f'val_dataloader.dataset.data_prefix.video={data}/{kind}',
+                         f'test_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
+                         f'test_dataloader.dataset.data_prefix.video={data}/{kind}']
+            run([PY, 'tools/train.py', cfg, '--work-dir', ft_dir, '--cfg-options',
+                 f'model.backbone.pretrained={backbone}', *data_opts], times,
+                f'fine-tune toy-{kind}')
+            ckpt = last_checkpoint(ft_dir)
+            out = osp.join(work, f'temporal_dependence_{kind}')
+            run([PY, 'tools/analysis/temporal_dependence.py', cfg, ckpt, '--out-dir', out,
+                 '--cfg-options', *data_opts], times, f'test toy-{kind} (normal/single/shuffled)')
+            with open(osp.join(out, 'results.json')) as f:
+                results = json.load(f)
+            summary['finetuning'][kind] = {
+                s: round(r['top1'], 4) for s, r in results['settings'].items()
+                if r.get('top1') is not None}
+    summary['total_seconds'] = round(time.time() - start, 1)
+    with open(osp.join(work, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=2)
+    print_summary(summary)
+    return summary
+
+
+def print_summary(summary: Dict) -> None:
+    print('\n' + '=' * 72)
+    print('BEVT toy demo: summary')
+    print('-' * 72)
+    print('Pretraining (masked positions only; mean of the first / last 3 logged iterations)')
+    for key, v in summary['pretraining'].items():
+        unit = ' %' if key.startswith('acc') else ''
+        print(f'  {key:<12} start {v["start"]:>8.3f}{unit}   end {v["end"]:>8.3f}{unit}')
+    if summary['finetuning']:
+        print('Fine-tuned top-1 on the val split')
+        print(f'  {"set":<16}{"normal":>10}{"single-frame":>15}{"shuffled":>12}')
+        for kind, res in summary['finetuning'].items():
+            cells = [res.get(s) for s in ('normal', 'single_frame', 'shuffled')]
+            text = ''.join(f'{c:>{w}.3f}' if c is not None else f'{"-":>{w}}'
+                           for c, w in zip(cells, (10, 15, 12)))
+            print(f'  {"toy-" + kind:<16}{text}')
+    steps = ', '.join(f'{k} {v:.0f}s' for k, v in summary['seconds'].items())
+    print(f'Time: {summary["total_seconds"]:.0f} s ({steps})')
+    print('=' * 72)
+
+
+if __name__ == '__main__':
+    main()

@@ -62,7 +62,9 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, rel_media, rel_
     assert victim.wait() == -signal.SIGKILL
     resume_from = toy_run.last_checkpoint(kill_dir)
     done = int(osp.basename(resume_from)[len('iter_'):-len('.pth')])
-    assert 2 <= done < MAX_ITERS, resume_from  # killed mid-run
+    # killed mid-run; the kill may fall between writing iter_2.pth and updating
+    # last_checkpoint, then the run resumes from iter_1.pth (equally valid)
+    assert 1 <= done < MAX_ITERS, resume_from
     torch.load(resume_from, map_location='cpu', weights_only=False)  # intact
 
     auto = subprocess.Popen(toy_run.train_cmd(config, '--work-dir', kill_dir, '--resume'),

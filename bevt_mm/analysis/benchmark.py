@@ -518,9 +518,10 @@ def run_benchmark(config: str,
     present = {k: s for k, s in streams.items() if s is not None}
     img_view = present['image']['tokenizer_inputs'] if 'image' in present else None
     vid_view = present['video']['tokenizer_inputs'] if 'video' in present else None
+    vid_mask = present['video']['target_mask'] if 'video' in present else None
     tokenize = model.tokenize
     with optim.optim_context(model), amp_ctx():
-        targets = tokenize(img_view, vid_view)
+        targets = tokenize(img_view, vid_view, vid_mask)
 
     def step_no_tok():
         model.tokenize = lambda *a: targets
@@ -532,7 +533,7 @@ def run_benchmark(config: str,
 
     def part_tokenizer():
         with optim.optim_context(model), amp_ctx():
-            tokenize(img_view, vid_view)
+            tokenize(img_view, vid_view, vid_mask)
 
     feats_cache = {}
 

@@ -85,13 +85,18 @@ class BEVT(BaseModel):
         return {modality: stream, ('video' if modality == 'image' else 'image'): None}
 
     @torch.no_grad()
-    def tokenize(self, image_view: Optional[Tensor], video_view: Optional[Tensor]
-                 ) -> Dict[str, Tensor]:
+    def tokenize(self, image_view: Optional[Tensor], video_view: Optional[Tensor],
+                 video_mask: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Target ids of both streams' tokenizer views in one tokenizer call.
 
         Args:
             image_view (Tensor, optional): ``(Ni, 3, h, w)``.
             video_view (Tensor, optional): ``(Nv, 3, T, h, w)``.
+            video_mask (Tensor, optional): The video target mask
+                ``(Nv, T, h/8, w/8)``. If given, only frames with a masked
+                position are encoded (the loss reads ids there only; a tube
+                mask leaves 0-50% of the frames unmasked) and the ids of the
+                other frames are 0.
 
         Returns:
             dict[str, Tensor]: ``image`` ids ``(Ni, h/8, w/8)`` and/or
@@ -101,16 +106,28 @@ class BEVT(BaseModel):
         if image_view is not None:
             frames.append(image_view)
             sizes['image'] = image_view.shape[0]
+        keep = None
         if video_view is not None:
             nv, c, t, h, w = video_view.shape
-            frames.append(video_view.transpose(1, 2).reshape(nv * t, c, h, w))
-            sizes['video'] = nv * t
+            video_frames = video_view.transpose(1, 2).reshape(nv * t, c, h, w)
+            if video_mask is not None:
+                keep = video_mask.reshape(nv * t, -1).any(1).to(video_frames.device)
+                if bool(keep.all()) or not bool(keep.any()):
+                    keep = None
+                else:
+                    video_frames = video_frames[keep]
+            frames.append(video_frames)
+            sizes['video'] = video_frames.shape[0]
         if len(frames) == 2 and frames[0].shape[1:] != frames[1].shape[1:]:
             ids = [self.target_generator(f) for f in frames]  # different sizes
         else:
             ids = self.target_generator(torch.cat(frames)).split(list(sizes.values()))
         out = dict(zip(sizes, ids))
         if 'video' in out:
+            if keep is not None:
+                full = out['video'].new_zeros((nv * t, ) + tuple(out['video'].shape[1:]))
+                full[keep] = out['video']
+                out['video'] = full
             out['video'] = out['video'].reshape(nv, t, *out['video'].shape[1:])
         return {k: v.long() for k, v in out.items()}
 
@@ -190,7 +207,8 @@ class BEVT(BaseModel):
                                'TokenizerView, a mask generator and PackBEVTInputs')
         targets = self.tokenize(
             present['image']['tokenizer_inputs'] if 'image' in present else None,
-            present['video']['tokenizer_inputs'] if 'video' in present else None)
+            present['video']['tokenizer_inputs'] if 'video' in present else None,
+            present['video']['target_mask'] if 'video' in present else None)
         for name, stream in present.items():
             self.check_mask_grid(name, stream, targets[name])
         kwargs = {}

@@ -642,8 +642,15 @@ def run_benchmark(config: str,
     # FLOPs and utilization
     vm = present['video']['target_mask'].float().sum().item() / bv if bv else 0.
     im = present['image']['target_mask'].float().sum().item() / bi if bi else 0.
-    fl = step_flops(model, bv, bi, frames, size, view, vm, im)
+    tok_frames = bi + (int(present['video']['target_mask'].flatten(2).any(2).sum())
+                       if bv else 0)
+    fl = step_flops(model, bv, bi, frames, size, view, vm, im, tokenizer_frames=tok_frames)
     fl_no_tok = fl['step'] - fl.get('tokenizer_fwd', 0.)
+    if 'stock_video' in ratios:
+        # the ratio at equal efficiency: the step's FLOPs over the baseline's
+        # (decoders and classifier are work the stock backbone does not do)
+        base = 3. * (fl.get('video_backbone_fwd', 0.) + fl.get('image_backbone_fwd', 0.))
+        ratios['flops_step_no_tokenizer_vs_stock'] = fl_no_tok / base if base else 0.
     dtype = AMP_DTYPES[amp] or torch.float32
     rate = matmul_rate(dev, dtype)
     result['flops'] = dict(fl, step_no_tokenizer=fl_no_tok,

@@ -104,7 +104,8 @@ def tokenizer_flops(tokenizer, view_shape: Sequence[int], frames: int) -> float:
 
 def step_flops(model, batch_videos: int, batch_images: int, frames: int, size: int,
                view: int, video_masked: float, image_masked: float,
-               tokenizer: bool = True) -> Dict[str, float]:
+               tokenizer: bool = True,
+               tokenizer_frames: Optional[int] = None) -> Dict[str, float]:
     """FLOPs of one BEVT training step (forward + backward; tokenizer forward only).
 
     Args:
@@ -115,6 +116,8 @@ def step_flops(model, batch_videos: int, batch_images: int, frames: int, size: i
         video_masked, image_masked (float): Masked target positions per
             sample (mean).
         tokenizer (bool): Count the tokenizer.
+        tokenizer_frames (int, optional): Views the tokenizer encodes (BEVT
+            skips video frames without a masked position); default all.
 
     Returns:
         dict: forward FLOPs per part (``*_fwd``) and ``step`` (training step
@@ -136,7 +139,8 @@ def step_flops(model, batch_videos: int, batch_images: int, frames: int, size: i
         step += n * (3 * (sw['total'] - sw['patch_embed']) + 2 * sw['patch_embed']
                      + 3 * (hd['decoder'] + hd['classifier']))
     if tokenizer:
-        frames_tok = batch_videos * frames + batch_images
+        frames_tok = batch_videos * frames + batch_images if tokenizer_frames is None \
+            else tokenizer_frames
         out['tokenizer_fwd'] = tokenizer_flops(model.target_generator, (3, view, view),
                                                frames_tok) if frames_tok else 0.
         step += out['tokenizer_fwd']

@@ -38,7 +38,8 @@ def parse_args(argv=None):
                    help='images per step (default: the config images_per_gpu)')
     p.add_argument('--frames', type=int, default=None, help='frames per clip (default: config)')
     p.add_argument('--size', type=int, default=None, help='crop size (default: config)')
-    p.add_argument('--arch', default=None, help='backbone arch override: tiny, small, base or a JSON dict')
+    p.add_argument('--arch', default=None,
+                   help='backbone arch override: tiny, small, base or a JSON dict')
     p.add_argument('--with-cp', action='store_true', help='benchmark with with_cp=True')
     p.add_argument('--with-cp-compare', action='store_true',
                    help='also time/measure with and without with_cp, each in a fresh process')

@@ -1,5 +1,4 @@
 """BEVTSwinTransformer3D: weight sharing, masking, attention forms, shapes."""
-import time
 
 import pytest
 import torch
@@ -162,30 +161,22 @@ def test_paper_base_arch_builds_and_runs_small_input():
     assert s3.shape == (1, 1, 2, 2, 512) and s4.shape == (1, 1, 1, 1, 1024)
 
 
-def test_sdpa_attention_speed_vs_explicit():
-    """Swin-T stage-1 window attention (8x7x7 windows, shift mask): SDPA vs explicit.
+def test_sdpa_attention_equals_explicit_at_recipe_window():
+    """Swin-T stage-1 window attention (8x7x7 windows, shift mask): SDPA == explicit.
 
-    Timing is printed; the bound is loose so that a busy machine does not fail it.
+    Speed is measured by tools/analysis/benchmark.py, not here.
     """
     from mmaction.models.backbones.swin import compute_mask
     torch.manual_seed(0)
     attn = BEVTSwinTransformer3D(arch='tiny').layers[0].blocks[1].attn.eval()
     x = torch.randn(16, 392, 96)  # 16 windows of 8x7x7 tokens
     mask = compute_mask(8, 28, 14, (8, 7, 7), (4, 3, 3), x.device)  # 8 windows
-    times = {False: [], True: []}
+    outs = {}
     with torch.no_grad():
-        outs = {f: attn.__class__.forward(attn, x, mask) for f in (False, True)}
-        for _ in range(3):
-            for fused in (False, True):
-                attn.fused = fused
-                start = time.perf_counter()
-                out = attn(x, mask)
-                times[fused].append(time.perf_counter() - start)
-                outs[fused] = out
-    explicit, sdpa = min(times[False]), min(times[True])
-    print(f'window attention: explicit {explicit * 1e3:.1f} ms, sdpa {sdpa * 1e3:.1f} ms')
+        for fused in (False, True):
+            attn.fused = fused
+            outs[fused] = attn(x, mask)
     torch.testing.assert_close(outs[True], outs[False], atol=1e-5, rtol=1e-4)
-    assert sdpa < 1.5 * explicit
 
 
 def test_pretrained_full_bevt_checkpoint(tmp_path):

@@ -35,3 +35,6 @@ param_scheduler = [
 # --auto-scale-lr: base = 32 GPUs x 64 images.
 auto_scale_lr = dict(enable=False, base_batch_size=2048)
 default_hooks = dict(checkpoint=dict(interval=20))
+
+# Images only: the video decoder and the 3D patch embedding get no gradient, which DDP must know.
+find_unused_parameters = True

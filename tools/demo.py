@@ -5,7 +5,8 @@ doubles as a walk-through of the real workflow:
 
 1. make the toy data (images, toy-spatial and toy-temporal videos);
 2. train the toy VQ-VAE tokenizer on the toy images;
-3. BEVT joint image + video pretraining (toy_joint_swin.py);
+3. BEVT joint image + video pretraining (toy_joint_swin.py), and a picture of its
+   masks and predicted tokens (tools/visualize_masks.py -> <work-dir>/masks.png);
 4. export the encoder for a stock MMAction2 Swin recipe;
 5. fine-tune it on toy-spatial and toy-temporal;
 6. test both, normally and with single-frame / shuffled inputs;
@@ -138,8 +139,12 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     run([PY, 'tools/train.py', pretrain_cfg, '--work-dir', pre_dir, '--cfg-options', *overrides],
         times, 'BEVT joint pretraining')
     pre_ckpt = last_checkpoint(pre_dir)
+    mask_picture = osp.join(work, 'masks.png')
+    run([PY, 'tools/visualize_masks.py', pretrain_cfg, '--checkpoint', pre_ckpt,
+         '--out', mask_picture, '--cfg-options', *overrides], times, 'mask picture')
     rows = scalars(pre_dir)
-    summary: Dict = dict(pretraining={}, finetuning={}, seconds=times)
+    summary: Dict = dict(pretraining={}, finetuning={}, seconds=times,
+                         mask_picture=mask_picture)
     for key in ('acc_image', 'acc_video', 'loss_image', 'loss_video'):
         fl = first_last(rows, key)
         if fl:
@@ -194,6 +199,8 @@ def print_summary(summary: Dict) -> None:
             text = ''.join(f'{c:>{w}.3f}' if c is not None else f'{"-":>{w}}'
                            for c, w in zip(cells, (10, 15, 12)))
             print(f'  {"toy-" + kind:<16}{text}')
+    if summary.get('mask_picture'):
+        print(f'Masks and predicted tokens: {summary["mask_picture"]}')
     steps = ', '.join(f'{k} {v:.0f}s' for k, v in summary['seconds'].items())
     print(f'Time: {summary["total_seconds"]:.0f} s ({steps})')
     print('=' * 72)

@@ -15,6 +15,11 @@ doubles as a walk-through of the real workflow:
 Usage:
     python tools/demo.py [--work-dir work_dirs/toy] [--data-root data/toy]
         [--backbone swin|timesformer] [--fresh]
+        [--videos TRAIN VAL] [--images TRAIN VAL] [--pretrain-videos N]
+        [--tokenizer-steps N] [--pretrain-epochs N] [--finetune-epochs N]
+
+The defaults are the measured demo (README); the size options make it shorter
+or longer (the test suite runs it with a few videos and one epoch).
 """
 import argparse
 import glob
@@ -25,7 +30,7 @@ import shlex
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
@@ -71,6 +76,8 @@ def first_last(rows: List[dict], key: str, window: int = 3) -> Optional[tuple]:
 VIDEOS = (800, 80)
 #: training videos per set in the pretraining list (keeps pretraining's epochs short).
 PRETRAIN_VIDEOS = 200
+#: toy images (train, val) for the tokenizer and the image stream (make_toy_data's default).
+IMAGES = (400, 100)
 
 
 def write_pretrain_list(data: str, per_set: int = PRETRAIN_VIDEOS) -> str:
@@ -84,8 +91,9 @@ def write_pretrain_list(data: str, per_set: int = PRETRAIN_VIDEOS) -> str:
     return path
 
 
-def data_is_current(data: str) -> bool:
-    """``data`` was made by this generator version with the demo's counts."""
+def data_is_current(data: str, videos: Sequence[int] = VIDEOS,
+                    images: Sequence[int] = IMAGES) -> bool:
+    """``data`` was made by this generator version with these counts."""
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
     from bevt_mm.datasets.toy import DATA_VERSION
@@ -95,8 +103,9 @@ def data_is_current(data: str) -> bool:
     except (OSError, ValueError):
         return False
     counts = meta.get('counts', {})
+    wanted = dict(spatial=list(videos), temporal=list(videos), images=list(images))
     return (meta.get('version') == DATA_VERSION
-            and all(list(counts.get(k, [])) == list(VIDEOS) for k in ('spatial', 'temporal')))
+            and all(list(counts.get(k, [])) == v for k, v in wanted.items()))
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:
@@ -108,20 +117,31 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                         '(the fine-tuning part of the demo is Swin-only)')
     parser.add_argument('--tokenizer-steps', type=int, default=300)
     parser.add_argument('--fresh', action='store_true', help='regenerate the toy data')
+    parser.add_argument('--videos', type=int, nargs=2, default=list(VIDEOS),
+                        metavar=('TRAIN', 'VAL'), help='toy videos per set and split')
+    parser.add_argument('--images', type=int, nargs=2, default=list(IMAGES),
+                        metavar=('TRAIN', 'VAL'), help='toy images per split')
+    parser.add_argument('--pretrain-videos', type=int, default=PRETRAIN_VIDEOS,
+                        help='training videos per set used for pretraining')
+    parser.add_argument('--pretrain-epochs', type=int, default=None,
+                        help="pretraining epochs (default: the config's)")
+    parser.add_argument('--finetune-epochs', type=int, default=None,
+                        help="fine-tuning epochs (default: the config's)")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     times: Dict[str, float] = {}
     start = time.time()
     work, data = args.work_dir, args.data_root
 
-    if args.fresh or not data_is_current(data):
-        counts = [str(n) for n in VIDEOS]
+    if args.fresh or not data_is_current(data, args.videos, args.images):
+        counts = [str(n) for n in args.videos]
         run([PY, 'tools/make_toy_data.py', '--out', data, '--seed', '0',
+             '--images', *[str(n) for n in args.images],
              '--spatial', *counts, '--temporal', *counts], times, 'toy data')
     else:
         print(f'[demo] toy data: reusing {data} (--fresh regenerates it)')
 
-    write_pretrain_list(data)
+    write_pretrain_list(data, args.pretrain_videos)
     tokenizer = osp.join(work, 'tokenizer', 'vqvae_toy.pth')
     run([PY, 'tools/train_tokenizer.py', f'{data}/images/train_list.txt',
          '--data-root', f'{data}/images', '--out', tokenizer, '--preset', 'toy',
@@ -136,6 +156,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                  f'train_dataloader.dataset.datasets.0.data_prefix.video={data}',
                  f'train_dataloader.dataset.datasets.1.ann_file={data}/images/train_list.txt',
                  f'train_dataloader.dataset.datasets.1.data_prefix.img={data}/images']
+    if args.pretrain_epochs:
+        overrides.append(f'train_cfg.max_epochs={args.pretrain_epochs}')
     run([PY, 'tools/train.py', pretrain_cfg, '--work-dir', pre_dir, '--cfg-options', *overrides],
         times, 'BEVT joint pretraining')
     pre_ckpt = last_checkpoint(pre_dir)
@@ -164,8 +186,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                          f'val_dataloader.dataset.data_prefix.video={data}/{kind}',
                          f'test_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
                          f'test_dataloader.dataset.data_prefix.video={data}/{kind}']
+            epochs = ([f'train_cfg.max_epochs={args.finetune_epochs}',
+                       f'train_cfg.val_begin={args.finetune_epochs}']
+                      if args.finetune_epochs else [])
             run([PY, 'tools/train.py', cfg, '--work-dir', ft_dir, '--cfg-options',
-                 f'model.backbone.pretrained={backbone}', *data_opts], times,
+                 f'model.backbone.pretrained={backbone}', *data_opts, *epochs], times,
                 f'fine-tune toy-{kind}')
             ckpt = last_checkpoint(ft_dir)
             out = osp.join(work, f'temporal_dependence_{kind}')

@@ -61,7 +61,7 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
     constructor='SwinLayerDecayOptimWrapperConstructor',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(layer_decay_rate=0.9, norm_decay_mult=0.0, custom_keys={
         'relative_position_bias_table': dict(decay_mult=0.0)}),
     clip_grad=dict(max_norm=40, norm_type=2))
@@ -73,8 +73,8 @@ param_scheduler = [
 ]
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))
 custom_hooks = []
-# The toy recipe is seed-sensitive on toy-temporal: measured from scratch (800 videos, 10
-# epochs, 1 thread), seed 0 stays on the chance plateau (loss 1.38, top-1 0.35) while seed 1
-# escapes it by epoch 3 and reaches top-1 1.00. Seed 1 is the demo's; other seeds may need
-# more epochs.
-randomness = dict(seed=1)
+# Measured with the demo's BEVT encoder on toy-temporal, seeds 0-3: top-1 0.975-0.988 normal,
+# 0.225-0.288 single frame, 0.238-0.300 shuffled (from scratch, seeds 0-2: 0.988-1.000 normal).
+# lr 3e-4: at 1e-3 (a plain-PyTorch loop of this model, 1000 iterations) 1 of 3 seeds reached
+# top-1 >= 0.9 on toy-temporal, from scratch and from the BEVT encoder alike.
+randomness = dict(seed=0)

@@ -1,0 +1,61 @@
+"""``tools/demo.py`` (the README's ``make demo``) end to end, at a tiny size."""
+import importlib.util
+import json
+import os.path as osp
+
+from PIL import Image
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _demo():
+    spec = importlib.util.spec_from_file_location('bevt_demo', osp.join(REPO, 'tools', 'demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_runs_every_step_and_prints_the_summary(tmp_path, capsys):
+    """The demo's real commands, with a few videos and one epoch each: data, tokenizer,
+    pretraining, mask picture, export, both fine-tunings and the temporal-dependence tests."""
+    demo = _demo()
+    work, data = str(tmp_path / 'work'), str(tmp_path / 'data')
+    summary = demo.main(['--work-dir', work, '--data-root', data, '--videos', '8', '4',
+                         '--images', '16', '4', '--pretrain-videos', '4',
+                         '--tokenizer-steps', '4', '--pretrain-epochs', '1',
+                         '--finetune-epochs', '1'])
+    out = capsys.readouterr().out
+
+    # every step ran as a printed command
+    for step in ('tools/make_toy_data.py', 'tools/train_tokenizer.py', 'tools/train.py',
+                 'tools/visualize_masks.py', 'tools/convert/bevt_to_mmaction_swin.py',
+                 'tools/analysis/temporal_dependence.py'):
+        assert f'{step} ' in out, step
+    assert set(summary['seconds']) == {
+        'toy data', 'tokenizer (VQ-VAE)', 'BEVT joint pretraining', 'mask picture',
+        'export encoder', 'fine-tune toy-spatial', 'test toy-spatial (normal/single/shuffled)',
+        'fine-tune toy-temporal', 'test toy-temporal (normal/single/shuffled)'}
+
+    # the data it made is what it asked for, and a second run reuses it
+    with open(osp.join(data, 'meta.json')) as f:
+        assert json.load(f)['counts'] == dict(images=[16, 4], spatial=[8, 4], temporal=[8, 4])
+    assert demo.data_is_current(data, (8, 4), (16, 4))
+    assert not demo.data_is_current(data)  # the default counts differ
+    with open(osp.join(data, 'pretrain_videos.txt')) as f:
+        assert len(f.read().split('\n')[:-1]) == 8  # 4 per set
+
+    # masked-token accuracy of both streams at start and end of pretraining
+    for key in ('acc_image', 'acc_video', 'loss_image', 'loss_video'):
+        v = summary['pretraining'][key]
+        assert set(v) == {'start', 'end'}
+    for key in ('acc_image', 'acc_video'):
+        assert 0 <= summary['pretraining'][key]['end'] <= 100
+    # top-1 of both sets under the three settings, on the 4 val videos
+    for kind in ('spatial', 'temporal'):
+        res = summary['finetuning'][kind]
+        assert set(res) == {'normal', 'single_frame', 'shuffled'}
+        assert all(r in (0.0, 0.25, 0.5, 0.75, 1.0) for r in res.values())
+    assert Image.open(summary['mask_picture']).size[0] > 0
+    with open(osp.join(work, 'summary.json')) as f:
+        assert json.load(f)['finetuning'] == summary['finetuning']
+    assert 'BEVT toy demo: summary' in out and 'toy-temporal' in out

@@ -100,6 +100,31 @@ def write_pretrain_list(data: str, per_set: int = PRETRAIN_VIDEOS) -> str:
     return path
 
 
+def epoch_overrides(config: str, epochs: Optional[int]) -> List[str]:
+    """``--cfg-options`` that train ``config`` for ``epochs`` epochs, schedule included.
+
+    Moves ``train_cfg.max_epochs`` (and ``val_begin`` where the config has one)
+    and stretches every epoch-based scheduler that ends at the config's last
+    epoch (its ``end`` and a cosine ``T_max``), so a longer run keeps decaying
+    instead of training at the final lr (0) after the config's last epoch.
+    """
+    if not epochs:
+        return []
+    cfg = Config.fromfile(config)
+    last = cfg.train_cfg.max_epochs
+    opts = [f'train_cfg.max_epochs={epochs}']
+    val_begin = cfg.train_cfg.get('val_begin')
+    if val_begin is not None:  # validating at the last epoch only stays so
+        opts.append(f'train_cfg.val_begin={epochs if val_begin == last else min(val_begin, epochs)}')
+    for i, sched in enumerate(cfg.param_scheduler):
+        begin = sched.get('begin', 0)
+        if sched.get('by_epoch', True) and sched.get('end') == last and epochs > begin:
+            opts.append(f'param_scheduler.{i}.end={epochs}')
+            if 'T_max' in sched:
+                opts.append(f'param_scheduler.{i}.T_max={epochs - begin}')
+    return opts
+
+
 def data_is_current(data: str, videos: Sequence[int] = VIDEOS,
                     images: Sequence[int] = IMAGES) -> bool:
     """``data`` was made by this generator version with these counts."""
@@ -165,9 +190,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                  f'train_dataloader.dataset.datasets.0.data_prefix.video={data}',
                  f'train_dataloader.dataset.datasets.1.ann_file={data}/images/train_list.txt',
                  f'train_dataloader.dataset.datasets.1.data_prefix.img={data}/images']
-    if args.pretrain_epochs:
-        overrides.append(f'train_cfg.max_epochs={args.pretrain_epochs}')
-    run([PY, 'tools/train.py', pretrain_cfg, '--work-dir', pre_dir, '--cfg-options', *overrides],
+    run([PY, 'tools/train.py', pretrain_cfg, '--work-dir', pre_dir, '--cfg-options', *overrides,
+         *epoch_overrides(pretrain_cfg, args.pretrain_epochs)],
         times, 'BEVT joint pretraining')
     pre_ckpt = last_checkpoint(pre_dir)
     mask_picture = osp.join(work, 'masks.png')
@@ -195,9 +219,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                          f'val_dataloader.dataset.data_prefix.video={data}/{kind}',
                          f'test_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
                          f'test_dataloader.dataset.data_prefix.video={data}/{kind}']
-            epochs = ([f'train_cfg.max_epochs={args.finetune_epochs}',
-                       f'train_cfg.val_begin={args.finetune_epochs}']
-                      if args.finetune_epochs else [])
+            epochs = epoch_overrides(cfg, args.finetune_epochs)
             run([PY, 'tools/train.py', cfg, '--work-dir', ft_dir, '--cfg-options',
                  f'model.backbone.pretrained={backbone}', *data_opts, *epochs], times,
                 f'fine-tune toy-{kind}')

@@ -59,3 +59,31 @@ def test_demo_runs_every_step_and_prints_the_summary(tmp_path, capsys):
     with open(osp.join(work, 'summary.json')) as f:
         assert json.load(f)['finetuning'] == summary['finetuning']
     assert 'BEVT toy demo: summary' in out and 'toy-temporal' in out
+
+
+def test_epoch_overrides_stretch_the_schedule():
+    """--pretrain-epochs / --finetune-epochs move the cosine schedule with the run length, so a
+    longer run does not train at the final lr (0) after the config's last epoch."""
+    import argparse
+
+    from mmengine.config import Config, DictAction
+    demo = _demo()
+    for name in ('toy_joint_swin.py', 'toy_finetune_swin_temporal.py'):
+        path = osp.join(REPO, 'configs', 'bevt', name)
+        assert demo.epoch_overrides(path, None) == []
+        for epochs in (1, 3, 20):
+            parser = argparse.ArgumentParser()
+            parser.add_argument('--o', nargs='+', action=DictAction)
+            opts = parser.parse_args(['--o', *demo.epoch_overrides(path, epochs)]).o
+            cfg = Config.fromfile(path)
+            base_last = cfg.train_cfg.max_epochs
+            cfg.merge_from_dict(opts)
+            assert cfg.train_cfg.max_epochs == epochs
+            if 'val_begin' in cfg.train_cfg:
+                assert cfg.train_cfg.val_begin == epochs  # still validates at the end only
+            warmup, cosine = cfg.param_scheduler
+            assert warmup.end == 1
+            if epochs > 1:
+                assert cosine.end == epochs and cosine.T_max == epochs - cosine.begin
+            else:  # one epoch: the warm-up is the whole run; the cosine never starts
+                assert cosine.end == base_last

@@ -275,12 +275,12 @@ def _checkpoint_state(path: str) -> Dict[str, torch.Tensor]:
     except Exception as err:  # noqa: BLE001
         raise ValueError(f'--checkpoint {path}: cannot be read ({type(err).__name__}: '
                          f'{err})') from err
-    state = raw.get('state_dict', raw) if isinstance(raw, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
-                                              for v in state.values()):
+    from bevt_mm.models.tokenizers.base import extract_state_dict
+    try:
+        return extract_state_dict(raw, prefixes=('module.', ))
+    except TypeError:
         raise ValueError(f'--checkpoint {path}: no state dict (expected a checkpoint of '
-                         "tools/train.py, {'state_dict': ...})")
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+                         "tools/train.py, {'state_dict': ...})") from None
 
 
 def build_model(cfg: Config, checkpoint: str, notes: List[str]) -> torch.nn.Module:

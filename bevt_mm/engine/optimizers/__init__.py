@@ -1,3 +1,5 @@
-from .swin_layer_decay import SwinLayerDecayOptimWrapperConstructor, video_swin_layer_depth
+from .swin_layer_decay import (SwinLayerDecayOptimWrapperConstructor,
+                               released_swin_lr_decay_keys, video_swin_layer_depth)
 
-__all__ = ['SwinLayerDecayOptimWrapperConstructor', 'video_swin_layer_depth']
+__all__ = ['SwinLayerDecayOptimWrapperConstructor', 'released_swin_lr_decay_keys',
+           'video_swin_layer_depth']

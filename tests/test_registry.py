@@ -13,6 +13,7 @@ PUBLIC = {
     'DATASETS': ['ImageListDataset', 'RobustVideoDataset'],
     'HOOKS': ['NonFiniteLossHook', 'RNGStateHook'],
     'OPTIM_WRAPPER_CONSTRUCTORS': ['SwinLayerDecayOptimWrapperConstructor'],
+    'PARAM_SCHEDULERS': ['MMCVLinearWarmupLR'],
 }
 
 

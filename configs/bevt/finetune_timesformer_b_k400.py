@@ -3,6 +3,10 @@
 # MMAction2's divided space-time TimeSformer K400 recipe (8x32x1 clips, 224, SGD lr 0.005,
 # 15 epochs, clip 40, (x - 127.5) / 127.5) unchanged, with the stock `TimeSformer` backbone;
 # only the initialization differs: the BEVT encoder instead of the ImageNet-21k ViT.
+# Sources: every recipe number is MMAction2's stock recipe [M] (the authors released no
+# TimeSformer fine-tuning config): SGD lr 0.005 (momentum 0.9, nesterov, wd 1e-4), MultiStepLR
+# x0.1 at epochs 5 and 10, 15 epochs, grad-norm clip 40, 8 clips per GPU on 8 GPUs:
+# --auto-scale-lr (base 8 GPUs x 8 clips = 64): 8 GPUs -> lr 0.005, 32 GPUs -> lr 0.02.
 #
 # Load the encoder exported by tools/convert/bevt_timesformer_to_mmaction.py (keys
 # `backbone.*`) with `load_from`, not with `model.backbone.pretrained`:

@@ -1,19 +1,26 @@
 # BEVT joint image + video pretraining of Video Swin-B on ImageNet-1K + Kinetics-400
-# (the paper's main recipe; DESIGN.md section 2 / the authors' released configs).
+# (the paper's main recipe).
 #
 #   bash tools/dist_train.sh configs/bevt/joint_swin_b.py 8
 #
-# Per GPU and iteration: 8 videos (16 frames, interval 8) + 64 images, both at 224x224, with
-# their 112x112 tokenizer views; tube masks for videos, block masks for images (98 of 14x14).
-# The paper trains on 32 GPUs: global batch 256 videos + 2048 images, gradient accumulation 2,
-# AdamW lr 5e-4 (betas 0.9/0.999, wd 0.05, none on norms / relative position tables /
-# absolute position embeddings), cosine to 0 after 10 warm-up epochs, 150 epochs, fp16,
-# grad-norm clip 3.0.
+# Sources of the recipe numbers: [R] the authors' released config (xyzforever/BEVT
+# configs/recognition/swin/swin_base_patch244_window877_bevt_in1k_k400.py), [P] the paper.
+# - model: Swin-B (embed 128, depths 2-2-18-2, heads 4-8-16-32), window 8x7x7, patch 2x4x4,
+#   drop path 0.3, qkv bias [R]; DALL-E tokenizer, 8192 tokens [R][P]
+# - per GPU and iteration: 8 videos (16 frames, interval 8) + 64 images, 224x224, with their
+#   112x112 tokenizer views (lanczos) [R]; 32 GPUs [P]; image set repeated 5x per epoch [R]
+# - masks on 14x14: 98 masked, min block 16, aspect 0.3; tube length 0.5-1.0 of 8 [R]
+# - AdamW lr 5e-4, betas (0.9, 0.999), wd 0.05; no decay on norms, relative position tables,
+#   absolute position embeddings [R]; gradient accumulation 2, grad-norm clip 3.0, fp16 [R]
+# - 150 epochs; cosine to 0 per iteration over the whole run, times mmcv's linear warm-up
+#   from 0.1 (warmup_ratio default) over 10 epochs [R] (mmcv 1.x semantics: MMCVLinearWarmupLR)
 #
-# Other GPU counts: keep the per-GPU batch and pass --auto-scale-lr: mmengine scales the lr
-# linearly by (GPUs x videos_per_gpu) / auto_scale_lr.base_batch_size (256 videos = 32 x 8),
-# e.g. 8 GPUs -> lr 1.25e-4. Or raise accumulative_counts to keep the global batch
-# (8 GPUs x accumulation 8 = the paper's 256 + 2048 per step).
+# Other GPU counts: keep the per-GPU batch and pass --auto-scale-lr: mmengine scales the lr by
+# (GPUs x train_dataloader.batch_size) / auto_scale_lr.base_batch_size; batch_size counts the
+# 72 samples of a GPU batch (8 videos + 64 images), so the base is 32 GPUs x 72 = 2304:
+# --auto-scale-lr: 8 GPUs -> lr 1.25e-4, 32 GPUs -> lr 5e-4.
+# Or raise accumulative_counts to keep the global batch (8 GPUs x accumulation 8 = the
+# paper's 256 + 2048 per step).
 #
 # Initialization: the image-stream run (image_stream_swin_b.py) converted by
 #   python tools/convert/bevt_image_to_joint.py work_dirs/image_stream_swin_b/epoch_800.pth \
@@ -111,13 +118,15 @@ optim_wrapper = dict(
         }))
 
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+    # [R] mmcv 1.x linear warm-up (warmup_ratio 0.1, 10 epochs) as a factor on the cosine
+    dict(type='MMCVLinearWarmupLR', warmup_epochs=warmup_epochs, warmup_ratio=0.1,
+         by_epoch=True, convert_to_iter_based=True),
+    # [R] cosine to 0 per iteration (by_epoch=False), spanning the whole run from iteration 0
+    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
+         end=max_epochs, convert_to_iter_based=True),
 ]
 
-# mmengine's linear lr scaling (--auto-scale-lr): base = 32 GPUs x 8 videos.
-auto_scale_lr = dict(enable=False, base_batch_size=256)
+# --auto-scale-lr base: 32 GPUs x 72 samples (8 videos + 64 images), the unit of batch_size.
+auto_scale_lr = dict(enable=False, base_batch_size=32 * (videos_per_gpu + images_per_gpu))
 
 default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3))

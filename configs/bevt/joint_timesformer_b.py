@@ -2,7 +2,13 @@
 #
 # The paper's second backbone. Everything of the Swin joint recipe (joint_swin_b.py: data,
 # augmentations, tokenizer and its view, masks, sampler, optimizer, schedule) except what
-# follows from the backbone:
+# follows from the backbone. Sources: the Swin joint config's numbers are the authors'
+# released config's [R] (joint_swin_b.py lists them); no TimeSformer config is released: the
+# paper [P] applies BEVT to TimeSformer, and the backbone numbers below are MMAction2's
+# TimeSformer-B K400 recipe [M] (8x32 clips, patch 16, divided space-time, drop path 0.1 is the
+# stock backbone's, the input normalization and the no-decay keys).
+# --auto-scale-lr (base 32 GPUs x 72 = 2304, as joint_swin_b.py): 8 GPUs -> lr 1.25e-4,
+# 32 GPUs -> lr 5e-4.
 # - model: BEVTTimeSformer (MMAction2's TimeSformer + the image stream: own 2D patch embedding,
 #   no time embedding, no temporal attention step; all other weights shared) and
 #   BEVTPlainHead (the final-norm patch tokens are already the 14x14 token grid, one per frame:

@@ -3,6 +3,8 @@
 # What changes vs toy_joint_swin.py is what joint_timesformer_b.py changes vs joint_swin_b.py:
 # BEVTTimeSformer + BEVTPlainHead, a temporal patch of 1 (tube mask per frame), inputs
 # normalized as MMAction2's TimeSformer recipes, no decay on pos/time embeddings and cls token.
+# Toy numbers (toy_joint_swin.py's), no source.
+# --auto-scale-lr (base 1 CPU x 12 samples): 8 GPUs -> lr 8e-3, 32 GPUs -> lr 3.2e-2.
 #
 #   python tools/train.py configs/bevt/toy_joint_timesformer.py
 _base_ = './toy_joint_swin.py'

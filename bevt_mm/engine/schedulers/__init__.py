@@ -1,0 +1,3 @@
+from .mmcv_linear_warmup import MMCVLinearWarmupLR
+
+__all__ = ['MMCVLinearWarmupLR']

@@ -30,17 +30,82 @@ def test_k400_recipe_numbers():
     opt = cfg.optim_wrapper
     assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == 3e-4
     assert opt.optimizer.weight_decay == 0.001
+    assert opt.optimizer.betas == (0.9, 0.999) and opt.type == 'AmpOptimWrapper'
     assert opt.constructor == 'SwinLayerDecayOptimWrapperConstructor'
     assert opt.paramwise_cfg.layer_decay_rate == 0.9
+    assert opt.paramwise_cfg.get('layer_decay_rule', 'released') == 'released'
+    assert opt.paramwise_cfg.custom_keys == {k: dict(decay_mult=0.0) for k in (
+        'absolute_pos_embed', 'relative_position_bias_table', 'norm')}
+    assert 'norm_decay_mult' not in opt.paramwise_cfg  # mmcv 1.x: custom keys only
     assert opt.accumulative_counts == 4 and opt.clip_grad.max_norm == 40
     assert cfg.train_cfg.max_epochs == 60
-    warmup, cosine = cfg.param_scheduler
-    assert warmup.end == 2.5 and cosine.type == 'CosineAnnealingLR' and cosine.end == 60
+    assert cfg.model.backbone.drop_path_rate == 0.3
+    assert cfg.train_dataloader.batch_size == 8 and cfg.auto_scale_lr.base_batch_size == 64
+    _assert_released_finetune_schedule(cfg)
     sample = cfg.train_dataloader.dataset.pipeline[1]
     assert (sample.clip_len, sample.frame_interval) == (32, 2)
     test_sample = cfg.test_dataloader.dataset.pipeline[1]
     assert test_sample.num_clips == 4
     assert cfg.test_dataloader.dataset.pipeline[4].type == 'ThreeCrop'
+
+
+def _assert_released_finetune_schedule(cfg):
+    """mmcv 1.x: warm-up factor from 0.1 over 2.5 epochs (per iteration) on a cosine stepped
+    per epoch over all 60 epochs from epoch 0 (curve: test_recipe_lr.py)."""
+    warmup, cosine = cfg.param_scheduler
+    assert warmup.type == 'MMCVLinearWarmupLR' and warmup.warmup_epochs == 2.5
+    assert warmup.warmup_ratio == 0.1 and warmup.hold_to_epoch_end
+    assert warmup.convert_to_iter_based
+    assert cosine.type == 'CosineAnnealingLR' and cosine.eta_min == 0
+    assert (cosine.begin, cosine.end, cosine.T_max) == (0, 60, 60)
+    assert cosine.by_epoch and not cosine.get('convert_to_iter_based', False)
+
+
+def _assert_released_ssv2_optimizer(cfg):
+    opt = cfg.optim_wrapper
+    assert opt.type == 'AmpOptimWrapper' and 'constructor' not in opt  # fp16, no layer decay
+    assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == 5e-4
+    assert opt.optimizer.betas == (0.9, 0.999) and opt.optimizer.weight_decay == 0.05
+    assert opt.get('clip_grad') is None and opt.accumulative_counts == 8
+    assert opt.paramwise_cfg == dict(custom_keys={
+        'absolute_pos_embed': dict(decay_mult=0.0),
+        'relative_position_bias_table': dict(decay_mult=0.0),
+        'norm': dict(decay_mult=0.0),
+        'backbone': dict(lr_mult=0.1)})
+    ema, = [h for h in cfg.custom_hooks if h.type == 'EMAHook']
+    # mmcv 1.x EMAHook(momentum=0.0002, interval=1): ema = (1 - m) * ema + m * param every
+    # iteration; mmengine's ExponentialMovingAverage: the same formula (lerp by momentum)
+    assert ema.ema_type == 'ExponentialMovingAverage' and ema.momentum == 0.0002
+    assert ema.get('interval', 1) == 1
+    assert cfg.train_cfg.max_epochs == 60 and cfg.auto_scale_lr.base_batch_size == 64
+    _assert_released_finetune_schedule(cfg)
+
+
+@pytest.mark.parametrize('name', ['finetune_swin_b_ssv2.py', 'finetune_swin_b_diving48.py'])
+def test_ssv2_optimizer_gives_the_released_effective_multipliers(name):
+    """mmcv 1.x longest-key matching (mmengine's constructor matches the same way):
+    relative tables lr x1, no decay; backbone norms lr x0.1 with decay; head x1 with decay."""
+    from mmengine.optim import build_optim_wrapper
+    from mmaction.registry import MODELS
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/bevt', name))
+    model_cfg = cfg.model.copy()
+    model_cfg.backbone.arch = dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 1, 1, 1])
+    model_cfg.cls_head.in_channels = 128
+    model = MODELS.build(model_cfg)
+    wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper, type='OptimWrapper'))
+    names = {id(p): n for n, p in model.named_parameters()}
+    groups = {names[id(p)]: g for g in wrapper.optimizer.param_groups for p in g['params']}
+    assert len(groups) == len(names)
+    for name_, g in groups.items():
+        if 'relative_position_bias_table' in name_:
+            want = (5e-4, 0.0)
+        elif name_.startswith('backbone.'):
+            want = (5e-5, 0.05)  # norms included: 'backbone' is longer than 'norm'
+        else:
+            want = (5e-4, 0.0 if 'norm' in name_ else 0.05)
+        assert (g['lr'], g['weight_decay']) == pytest.approx(want, rel=1e-12), name_
+    assert groups['backbone.layers.0.blocks.0.norm1.weight']['weight_decay'] == 0.05
+    assert groups['cls_head.fc_cls.weight']['lr'] == 5e-4
 
 
 def test_ssv2_recipe_numbers():
@@ -54,8 +119,7 @@ def test_ssv2_recipe_numbers():
     assert (rand_aug.op, rand_aug.num_ops, rand_aug.magnitude) == ('RandAugment', 4, 7)
     erasing = cfg.train_dataloader.dataset.pipeline[types.index('RandomErasing')]
     assert erasing.erase_prob == 0.25
-    assert cfg.optim_wrapper.accumulative_counts == 8
-    assert any(h.type == 'EMAHook' for h in cfg.custom_hooks)
+    _assert_released_ssv2_optimizer(cfg)
     test_types = [t.type for t in cfg.test_dataloader.dataset.pipeline]
     assert cfg.test_dataloader.dataset.pipeline[1].num_clips == 1 and 'ThreeCrop' in test_types
 
@@ -65,6 +129,9 @@ def test_diving48_has_48_classes():
     assert cfg.model.cls_head.num_classes == 48
     assert cfg.model.backbone.window_size == (16, 7, 7)
     assert 'diving48' in cfg.train_dataloader.dataset.ann_file
+    # no released Diving48 config: the released SSv2 recipe
+    assert cfg.model.backbone.drop_path_rate == 0.4 and cfg.model.cls_head.label_smooth_eps == 0.1
+    _assert_released_ssv2_optimizer(cfg)
 
 
 @pytest.mark.parametrize('path', FINETUNE, ids=osp.basename)

@@ -66,11 +66,16 @@ def test_joint_recipe_numbers():
     assert set(opt.paramwise_cfg.custom_keys) == {'relative_position_bias_table',
                                                   'absolute_pos_embed'}
     assert all(v.decay_mult == 0.0 for v in opt.paramwise_cfg.custom_keys.values())
+    # mmcv 1.x schedule of the released config: warm-up factor from 0.1 over 10 epochs on a
+    # cosine spanning all 150 epochs from iteration 0, per iteration (curve: test_recipe_lr.py)
     warmup, cosine = cfg.param_scheduler
-    assert warmup.type == 'LinearLR' and warmup.end == 10
-    assert cosine.type == 'CosineAnnealingLR' and cosine.eta_min == 0 and cosine.end == 150
+    assert warmup.type == 'MMCVLinearWarmupLR' and warmup.warmup_epochs == 10
+    assert warmup.warmup_ratio == 0.1 and warmup.convert_to_iter_based
+    assert cosine.type == 'CosineAnnealingLR' and cosine.eta_min == 0
+    assert (cosine.begin, cosine.end, cosine.T_max) == (0, 150, 150)
+    assert cosine.convert_to_iter_based
     assert cfg.train_cfg.max_epochs == 150
-    assert cfg.auto_scale_lr.base_batch_size == 256
+    assert cfg.auto_scale_lr.base_batch_size == 32 * 72  # the unit of batch_size
     assert cfg.load_from.endswith('joint_init.pth')
 
 

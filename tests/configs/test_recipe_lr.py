@@ -160,3 +160,14 @@ def test_released_schedules_start_at_a_tenth_and_warm_up_on_the_cosine():
     assert ft(0) == pytest.approx(3e-5) and ft(99) == pytest.approx(ft(0) * (0.1 + 0.9 * 99 / 250) / 0.1)
     assert ft(150) == pytest.approx(annealing_cos(3e-4, 0, 1 / 60) * 0.64)
     assert ft(5999) == pytest.approx(annealing_cos(3e-4, 0, 59 / 60))
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_every_config_states_the_source_of_its_numbers(path):
+    """Recipe configs name their sources (released config [R] / paper [P] / MMAction2 [M]);
+    toy configs say that their numbers are toy numbers."""
+    header = open(path).read().split('_base_ =')[0]
+    if osp.basename(path).startswith('toy_'):
+        assert 'Toy numbers' in header
+    else:
+        assert 'Sources' in header and re.search(r'\[(R|P|M)\]', header), osp.basename(path)

@@ -105,7 +105,8 @@ def test_swin_b_every_parameter_follows_the_released_table():
         assert groups[name]['lr'] == pytest.approx(3e-4 * lr_mult, rel=1e-12), name
         assert groups[name]['weight_decay'] == pytest.approx(0.001 * decay_mult), name
     # the numbers the issue quotes
-    assert groups['backbone.patch_embed.proj.weight']['lr'] / 3e-4 == pytest.approx(0.0523, abs=1e-4)
+    patch_embed_mult = groups['backbone.patch_embed.proj.weight']['lr'] / 3e-4
+    assert patch_embed_mult == pytest.approx(0.0523, abs=1e-4)
     assert groups['backbone.norm3.weight']['lr'] == pytest.approx(3e-4 * 0.9)
     assert groups['cls_head.fc_cls.weight']['lr'] == 3e-4
 
@@ -121,13 +122,15 @@ def test_per_block_rule_is_still_available():
     groups = {g['param_name']: g for g in wrapper.optimizer.param_groups}
     assert len(groups) == len(list(model.named_parameters()))
     num_layers = 5 + 2
-    assert groups['backbone.patch_embed.proj.weight']['lr'] == pytest.approx(0.5 ** (num_layers - 1))
+    patch_embed = groups['backbone.patch_embed.proj.weight']
+    assert patch_embed['lr'] == pytest.approx(0.5 ** (num_layers - 1))
     assert groups['backbone.layers.1.blocks.1.mlp.fc1.weight']['lr'] == pytest.approx(0.5 ** 3)
     assert groups['cls_head.fc_cls.weight']['lr'] == pytest.approx(1.0)
     table = groups['backbone.layers.0.blocks.0.attn.relative_position_bias_table']
     assert table['weight_decay'] == 0.0
     assert groups['backbone.layers.0.blocks.0.norm1.weight']['weight_decay'] == 0.0
-    assert groups['backbone.layers.0.blocks.0.mlp.fc1.weight']['weight_decay'] == pytest.approx(0.05)
+    fc1 = groups['backbone.layers.0.blocks.0.mlp.fc1.weight']
+    assert fc1['weight_decay'] == pytest.approx(0.05)
 
 
 def test_per_block_depths_follow_video_swin_names():
@@ -135,7 +138,8 @@ def test_per_block_depths_follow_video_swin_names():
     assert video_swin_layer_depth('backbone.patch_embed.proj.weight', depths) == (0, 26)
     assert video_swin_layer_depth('backbone.layers.0.blocks.0.mlp.fc1.weight', depths) == (1, 26)
     assert video_swin_layer_depth('backbone.layers.2.blocks.17.norm1.weight', depths) == (22, 26)
-    assert video_swin_layer_depth('backbone.layers.2.downsample.reduction.weight', depths) == (22, 26)
+    merging = 'backbone.layers.2.downsample.reduction.weight'
+    assert video_swin_layer_depth(merging, depths) == (22, 26)
     assert video_swin_layer_depth('backbone.layers.3.blocks.1.attn.qkv.weight', depths) == (24, 26)
     assert video_swin_layer_depth('backbone.norm3.weight', depths) == (25, 26)
     assert video_swin_layer_depth('cls_head.fc_cls.weight', depths) == (25, 26)

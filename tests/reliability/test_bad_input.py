@@ -74,6 +74,47 @@ def test_zero_length_missing_and_corrupt_video(tmp_path, rel_media, warnings_log
     assert ann in text  # names the list the entries came from
 
 
+@pytest.mark.parametrize('fault', ['truncated', 'audio_only'])
+def test_real_broken_mp4_is_replaced(tmp_path, rel_media, warnings_log, fault):
+    """An interrupted faststart download and an audio-only mp4: decord raises its own
+    DECORDError (not a RuntimeError) in DecordInit; the sample is replaced and counted."""
+    from real_faults import write_audio_only_mp4, write_truncated_mp4
+    name = f'{fault}.mp4'
+    path = osp.join(rel_media['video_root'], name)
+    write_truncated_mp4(path) if fault == 'truncated' else write_audio_only_mp4(path)
+    ds, ann = _videos(tmp_path, rel_media, [name, _good_video(rel_media)])
+    np.random.seed(0)
+    for _ in range(3):
+        assert len(ds[0]['imgs']) == CLIP  # replaced by the good video: training goes on
+    assert ds.failure_counts[path] >= 3 and ds.num_failed == len(ds.failed_paths)
+    assert sum(path in line for line in warnings_log) == 1  # named once, then counted
+    text = '\n'.join(warnings_log)
+    assert path in text and 'DECORDError' in text and ann in text and 're-encode' in text
+
+
+def test_config_mistake_breaking_every_sample_stops_with_its_own_error(tmp_path, rel_media):
+    """A wrong data_prefix makes every file fail in the loader: the run stops after
+    max_consecutive_failures (10) samples with decord's error, not after max_refetch."""
+    ann = tmp_path / 'videos.txt'
+    ann.write_text(open(rel_media['video_list']).read())
+    ds = DATASETS.build(dict(type='RobustVideoDataset', ann_file=str(ann),
+                             data_prefix=dict(video=str(tmp_path / 'wrong_root')),
+                             pipeline=VIDEO_PIPELINE))
+    with pytest.raises(FileNotFoundError, match='wrong_root') as err:
+        ds[0]
+    assert ds.num_failed == 10
+    assert '10 samples in a row failed' in ''.join(getattr(err.value, '__notes__', []))
+
+
+def test_error_outside_the_loader_is_not_taken_for_a_bad_file(tmp_path, rel_media):
+    """A crop larger than the frames (a config mistake) raises at once, uncounted."""
+    pipeline = VIDEO_PIPELINE + [dict(type='RandomCrop', size=1024)]
+    ds, _ = _videos(tmp_path, rel_media, [_good_video(rel_media)], pipeline=pipeline)
+    with pytest.raises(AssertionError):
+        ds[0]
+    assert ds.num_failed == 0
+
+
 def test_video_shorter_than_the_clip(tmp_path, rel_media, warnings_log):
     from bevt_mm.datasets.toy import write_mp4
     write_mp4(osp.join(rel_media['video_root'], 'short.mp4'),

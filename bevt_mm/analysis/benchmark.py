@@ -206,12 +206,10 @@ def _adapt_transform(t: Dict, frames: int, size: int, view: int) -> Dict:
     if kind in ('TubeMaskGenerator', 'BlockMaskGenerator'):
         old = t.get('input_size', 14)
         old = old if isinstance(old, int) else old[0]
-        ratio = t.get('num_masking_patches', 98) / float((old - 1) ** 2 if not t.get(
-            'cover_edges') else old ** 2) if old != grid else None
+        ratio = t.get('num_masking_patches', 98) / float(old ** 2) if old != grid else None
         t['input_size'] = grid
         if ratio is not None:
-            area = grid * grid if t.get('cover_edges') else (grid - 1) ** 2
-            t['num_masking_patches'] = max(1, int(round(ratio * area)))
+            t['num_masking_patches'] = max(1, int(round(ratio * grid * grid)))
             t['min_num_patches'] = min(t.get('min_num_patches', 16), t['num_masking_patches'])
         if kind == 'TubeMaskGenerator':
             t['num_frames'] = frames

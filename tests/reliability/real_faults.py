@@ -12,17 +12,23 @@ Each writer produces the fault the way it happens in the wild (no random bytes):
 * :func:`write_audio_only_mp4`: an mp4 with an AAC track and no video stream
   (a Kinetics download that kept only the audio). decord raises
   ``DECORDError: ... cannot find video stream``.
+* :func:`write_raw_h264`: an H.264 elementary stream without a container
+  (a ``.mp4`` that is not one): ``DECORDError: ... Failed to measure
+  duration/frame-count due to broken metadata``.
 * :func:`write_16bit_ramp`: a real 0..65535 grayscale ramp (16-bit PNG/TIFF;
   Pillow opens it as ``I;16``/``I;16B``/``I``) and its float (``F``) TIFF twin.
 """
 import numpy as np
 
 
-def write_faststart_mp4(path: str, num_frames: int = 32, size: int = 64, seed: int = 0) -> None:
-    """H.264 mp4 of random frames with the moov atom at the front (``movflags=faststart``)."""
+def write_faststart_mp4(path: str, num_frames: int = 32, size: int = 64, seed: int = 0,
+                        fmt: str = None) -> None:
+    """H.264 mp4 of random frames with the moov atom at the front (``movflags=faststart``);
+    ``fmt='h264'``: the raw H.264 stream, no container."""
     import av
     rng = np.random.default_rng(seed)
-    with av.open(path, mode='w', options={'movflags': 'faststart'}) as container:
+    options = {'movflags': 'faststart'} if fmt is None else {}
+    with av.open(path, mode='w', format=fmt, options=options) as container:
         stream = container.add_stream('libx264', rate=8)
         stream.width = stream.height = size
         stream.pix_fmt = 'yuv420p'
@@ -43,6 +49,11 @@ def write_truncated_mp4(path: str, keep: float = 0.6, **kwargs) -> None:
     assert data[:64].find(b'moov') > 0, 'the moov atom must be at the front'
     with open(path, 'wb') as f:
         f.write(data[:int(len(data) * keep)])
+
+
+def write_raw_h264(path: str, **kwargs) -> None:
+    """A raw H.264 stream (no container, no frame count) under the given name."""
+    write_faststart_mp4(path, fmt='h264', **kwargs)
 
 
 def write_audio_only_mp4(path: str, seconds: float = 1.0, rate: int = 16000) -> None:

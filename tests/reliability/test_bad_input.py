@@ -74,14 +74,18 @@ def test_zero_length_missing_and_corrupt_video(tmp_path, rel_media, warnings_log
     assert ann in text  # names the list the entries came from
 
 
-@pytest.mark.parametrize('fault', ['truncated', 'audio_only'])
+@pytest.mark.parametrize('fault', ['truncated', 'audio_only', 'raw_h264'])
 def test_real_broken_mp4_is_replaced(tmp_path, rel_media, warnings_log, fault):
-    """An interrupted faststart download and an audio-only mp4: decord raises its own
-    DECORDError (not a RuntimeError) in DecordInit; the sample is replaced and counted."""
-    from real_faults import write_audio_only_mp4, write_truncated_mp4
+    """An interrupted faststart download, an audio-only mp4 and a raw H.264 stream named
+    .mp4: decord raises its own DECORDError (not a RuntimeError) in DecordInit; the sample
+    is replaced and counted."""
+    import real_faults
     name = f'{fault}.mp4'
     path = osp.join(rel_media['video_root'], name)
-    write_truncated_mp4(path) if fault == 'truncated' else write_audio_only_mp4(path)
+    writer = dict(truncated=real_faults.write_truncated_mp4,
+                  audio_only=real_faults.write_audio_only_mp4,
+                  raw_h264=real_faults.write_raw_h264)[fault]
+    writer(path)
     ds, ann = _videos(tmp_path, rel_media, [name, _good_video(rel_media)])
     np.random.seed(0)
     for _ in range(3):

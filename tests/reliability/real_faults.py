@@ -18,11 +18,13 @@ Each writer produces the fault the way it happens in the wild (no random bytes):
 * :func:`write_16bit_ramp`: a real 0..65535 grayscale ramp (16-bit PNG/TIFF;
   Pillow opens it as ``I;16``/``I;16B``/``I``) and its float (``F``) TIFF twin.
 """
+from typing import Optional
+
 import numpy as np
 
 
 def write_faststart_mp4(path: str, num_frames: int = 32, size: int = 64, seed: int = 0,
-                        fmt: str = None) -> None:
+                        fmt: Optional[str] = None) -> None:
     """H.264 mp4 of random frames with the moov atom at the front (``movflags=faststart``);
     ``fmt='h264'``: the raw H.264 stream, no container."""
     import av

@@ -48,6 +48,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from .bench_config import check_pretrain_config, pipeline_sizes
 from .flops import step_flops, swin_forward_flops
 
 AMP_DTYPES = {'none': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -153,6 +154,7 @@ def prepare_config(config: str, cfg_options: Optional[Dict] = None, arch: Option
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    check_pretrain_config(cfg, config)
     notes = []
     model = cfg.model
     if arch is not None:
@@ -171,8 +173,11 @@ def prepare_config(config: str, cfg_options: Optional[Dict] = None, arch: Option
     model.backbone.pretrained = None
     cfg.load_from = None
     cfg.benchmark_notes = notes
-    cfg.benchmark_frames = frames or cfg.get('num_frames', 16)
-    cfg.benchmark_size = size or cfg.get('crop_size', 224)
+    sizes = pipeline_sizes(cfg)
+    cfg.benchmark_frames = frames or sizes['frames']
+    cfg.benchmark_size = size or sizes['crop']
+    cfg.benchmark_base_size = sizes['crop']  # the crop the pipelines' sizes are made for
+    cfg.benchmark_view = sizes['view'] * cfg.benchmark_size // sizes['crop']
     return cfg
 
 
@@ -197,21 +202,21 @@ def _datasets(cfg: Config) -> List[Dict]:
     return list(ds.datasets) if 'datasets' in ds else [ds]
 
 
-def _adapt_transform(t: Dict, frames: int, size: int, view: int) -> Dict:
-    """Sizes of one transform for ``frames`` x ``size`` clips (recipe: 224)."""
+def _adapt_transform(t: Dict, frames: int, size: int, view: int,
+                     base_size: int = 224) -> Dict:
+    """Sizes of one transform for ``frames`` x ``size`` clips; rescale ranges scale by
+    ``size / base_size`` (``base_size``: the config's crop; recipe 224)."""
     t = copy.deepcopy(dict(t))
     kind = t['type']
-    scale = size / 224.
+    scale = size / float(base_size)
     grid = size // 16
     if kind in ('TubeMaskGenerator', 'BlockMaskGenerator'):
         old = t.get('input_size', 14)
         old = old if isinstance(old, int) else old[0]
-        ratio = t.get('num_masking_patches', 98) / float((old - 1) ** 2 if not t.get(
-            'cover_edges') else old ** 2) if old != grid else None
+        ratio = t.get('num_masking_patches', 98) / float(old ** 2) if old != grid else None
         t['input_size'] = grid
         if ratio is not None:
-            area = grid * grid if t.get('cover_edges') else (grid - 1) ** 2
-            t['num_masking_patches'] = max(1, int(round(ratio * area)))
+            t['num_masking_patches'] = max(1, int(round(ratio * grid * grid)))
             t['min_num_patches'] = min(t.get('min_num_patches', 16), t['num_masking_patches'])
         if kind == 'TubeMaskGenerator':
             t['num_frames'] = frames
@@ -242,7 +247,8 @@ def make_batch(cfg: Config, batch_videos: int, batch_images: int, frames: int, s
     from mmaction.structures import ActionDataSample
     rng = np.random.RandomState(seed)
     masks = _mask_cfgs(cfg)
-    gens = {k: TRANSFORMS.build(_adapt_transform(v, frames, size, view))
+    base = cfg.get('benchmark_base_size', 224)
+    gens = {k: TRANSFORMS.build(_adapt_transform(v, frames, size, view, base))
             for k, v in masks.items()}
     inputs, samples = [], []
     state = np.random.get_state()
@@ -412,7 +418,9 @@ def data_pipelines(cfg: Config, frames: int, size: int, view: int, workdir: str,
             out['notes'].append(f'{name} data {ann!r} not found: decoding {desc} generated in a '
                                 'temporary folder (real Kinetics/ImageNet files cost more to '
                                 'decode)')
-        ds['pipeline'] = [_adapt_transform(t, frames, size, view) for t in ds['pipeline']]
+        ds['pipeline'] = [_adapt_transform(t, frames, size, view,
+                                           cfg.get('benchmark_base_size', 224))
+                          for t in ds['pipeline']]
         out[name] = DATASETS.build(ds)
     return out
 
@@ -444,7 +452,8 @@ def time_masks(cfg: Config, frames: int, size: int, view: int, draws: int = 500
     from mmaction.registry import TRANSFORMS
     out = {}
     for name, t in _mask_cfgs(cfg).items():
-        gen = TRANSFORMS.build(_adapt_transform(t, frames, size, view))
+        gen = TRANSFORMS.build(_adapt_transform(t, frames, size, view,
+                                                cfg.get('benchmark_base_size', 224)))
         results = dict(imgs=[None] * frames) if name == 'video' else {}
         times = []
         for _ in range(5):
@@ -497,7 +506,7 @@ def run_benchmark(config: str,
     frames, size = cfg.benchmark_frames, cfg.benchmark_size
     bv = cfg.get('videos_per_gpu', 8) if batch_videos is None else batch_videos
     bi = cfg.get('images_per_gpu', 64) if batch_images is None else batch_images
-    view = cfg.get('tokenizer_view_size', 112) * size // cfg.get('crop_size', 224)
+    view = cfg.benchmark_view
     result: Dict[str, Any] = dict(
         config=config, device=_device_name(dev), torch=torch.__version__, amp=amp,
         threads=torch.get_num_threads(), load_avg_start=load_avg(),

@@ -43,6 +43,9 @@ class ImageListDataset(RobustLoadingMixin, BaseDataset):
         delimiter (str): list mode separator. Defaults to ``' '``.
         max_refetch (int): replacement attempts before raising. Defaults to 50.
         catch_errors (tuple, optional): see :class:`RobustLoadingMixin`.
+        max_consecutive_failures (int): samples failing in a row (this
+            process) after which the original error is raised: a config
+            mistake, not bad files. Defaults to 10.
         **kwargs: ``BaseDataset`` arguments.
     """
 
@@ -55,11 +58,12 @@ class ImageListDataset(RobustLoadingMixin, BaseDataset):
                  delimiter: str = ' ',
                  max_refetch: int = 50,
                  catch_errors: Optional[Tuple[Type[BaseException], ...]] = None,
+                 max_consecutive_failures: int = 10,
                  **kwargs) -> None:
         self.with_label = with_label
         self.extensions = tuple(e.lower() for e in extensions)
         self.delimiter = delimiter
-        self._init_robust(catch_errors)
+        self._init_robust(catch_errors, max_consecutive_failures)
         super().__init__(ann_file=ann_file, data_prefix=data_prefix or dict(img=''),
                          pipeline=list(pipeline), max_refetch=max_refetch, **kwargs)
 

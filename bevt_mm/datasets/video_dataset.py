@@ -16,7 +16,8 @@ class RobustVideoDataset(RobustLoadingMixin, VideoDataset):
 
     Same annotation format (``path [label]`` per line; unlabeled lists are
     fine for pretraining); a malformed line raises
-    :class:`~.ann_list.AnnotationFormatError` naming the list and the line. A video that decord cannot open or decode, or that
+    :class:`~.ann_list.AnnotationFormatError` naming the list and the line. A video that decord cannot open or decode (truncated download, no video
+    stream, garbage ...), or that
     ``CheckVideoLength`` rejects, is logged with its path, counted
     (:attr:`num_failed`, :attr:`failed_paths`) and replaced by another random
     video (see :mod:`bevt_mm.datasets.robust`).
@@ -27,15 +28,22 @@ class RobustVideoDataset(RobustLoadingMixin, VideoDataset):
         max_refetch (int): replacement attempts per sample before raising.
             Defaults to 50.
         catch_errors (tuple, optional): exception types treated as unreadable
-            files (default: ``OSError``, ``RuntimeError``, ``EOFError``).
+            files anywhere in the pipeline (default: ``OSError``,
+            ``RuntimeError``, ``EOFError``); any exception of a loader
+            transform (``DecordInit``, ``DecordDecode`` ...: decord's
+            ``DECORDError``, ``AssertionError``) is one too.
+        max_consecutive_failures (int): samples failing in a row (this
+            process) after which the original error is raised: a config
+            mistake, not bad files. Defaults to 10.
         **kwargs: ``VideoDataset`` arguments (``data_prefix``, ...).
     """
 
     def __init__(self, ann_file: str, pipeline: List[Union[dict, Callable]],
                  max_refetch: int = 50,
                  catch_errors: Optional[Tuple[Type[BaseException], ...]] = None,
+                 max_consecutive_failures: int = 10,
                  **kwargs) -> None:
-        self._init_robust(catch_errors)
+        self._init_robust(catch_errors, max_consecutive_failures)
         super().__init__(ann_file, pipeline, max_refetch=max_refetch, **kwargs)
 
     def load_data_list(self) -> List[dict]:

@@ -74,6 +74,51 @@ def test_zero_length_missing_and_corrupt_video(tmp_path, rel_media, warnings_log
     assert ann in text  # names the list the entries came from
 
 
+@pytest.mark.parametrize('fault', ['truncated', 'audio_only', 'raw_h264'])
+def test_real_broken_mp4_is_replaced(tmp_path, rel_media, warnings_log, fault):
+    """An interrupted faststart download, an audio-only mp4 and a raw H.264 stream named
+    .mp4: decord raises its own DECORDError (not a RuntimeError) in DecordInit; the sample
+    is replaced and counted."""
+    import real_faults
+    name = f'{fault}.mp4'
+    path = osp.join(rel_media['video_root'], name)
+    writer = dict(truncated=real_faults.write_truncated_mp4,
+                  audio_only=real_faults.write_audio_only_mp4,
+                  raw_h264=real_faults.write_raw_h264)[fault]
+    writer(path)
+    ds, ann = _videos(tmp_path, rel_media, [name, _good_video(rel_media)])
+    np.random.seed(0)
+    for _ in range(3):
+        assert len(ds[0]['imgs']) == CLIP  # replaced by the good video: training goes on
+    assert ds.failure_counts[path] >= 3 and ds.num_failed == len(ds.failed_paths)
+    assert sum(path in line for line in warnings_log) == 1  # named once, then counted
+    text = '\n'.join(warnings_log)
+    assert path in text and 'DECORDError' in text and ann in text and 're-encode' in text
+
+
+def test_config_mistake_breaking_every_sample_stops_with_its_own_error(tmp_path, rel_media):
+    """A wrong data_prefix makes every file fail in the loader: the run stops after
+    max_consecutive_failures (10) samples with decord's error, not after max_refetch."""
+    ann = tmp_path / 'videos.txt'
+    ann.write_text(open(rel_media['video_list']).read())
+    ds = DATASETS.build(dict(type='RobustVideoDataset', ann_file=str(ann),
+                             data_prefix=dict(video=str(tmp_path / 'wrong_root')),
+                             pipeline=VIDEO_PIPELINE))
+    with pytest.raises(FileNotFoundError, match='wrong_root') as err:
+        ds[0]
+    assert ds.num_failed == 10
+    assert '10 samples in a row failed' in ''.join(getattr(err.value, '__notes__', []))
+
+
+def test_error_outside_the_loader_is_not_taken_for_a_bad_file(tmp_path, rel_media):
+    """A crop larger than the frames (a config mistake) raises at once, uncounted."""
+    pipeline = VIDEO_PIPELINE + [dict(type='RandomCrop', size=1024)]
+    ds, _ = _videos(tmp_path, rel_media, [_good_video(rel_media)], pipeline=pipeline)
+    with pytest.raises(AssertionError):
+        ds[0]
+    assert ds.num_failed == 0
+
+
 def test_video_shorter_than_the_clip(tmp_path, rel_media, warnings_log):
     from bevt_mm.datasets.toy import write_mp4
     write_mp4(osp.join(rel_media['video_root'], 'short.mp4'),
@@ -85,22 +130,51 @@ def test_video_shorter_than_the_clip(tmp_path, rel_media, warnings_log):
     assert any('short.mp4 has 4 frames, fewer than min_frames=8' in m for m in warnings_log)
 
 
-@pytest.mark.parametrize('mode', ['L', 'CMYK', 'LA', 'P', 'I;16'])
+@pytest.mark.parametrize('mode', ['L', 'CMYK', 'LA', 'P', '1'])
 def test_grayscale_cmyk_palette_images_become_rgb(tmp_path, mode):
     rgb = np.zeros((12, 16, 3), np.uint8)
     rgb[..., 0] = np.arange(16) * 15
     rgb[..., 1] = 200
     rgb[..., 2] = np.arange(12)[:, None] * 20
-    img = Image.fromarray(rgb)
-    img = img.convert('L').convert('I;16') if mode == 'I;16' else img.convert(mode)
-    path = str(tmp_path / ('img.png' if mode in ('LA', 'P', 'I;16') else 'img.jpg'))
+    img = Image.fromarray(rgb).convert(mode)
+    path = str(tmp_path / ('img.png' if mode in ('LA', 'P', '1') else 'img.jpg'))
     img.save(path)
     out = TRANSFORMS.build(dict(type='LoadImageAsClip'))(dict(img_path=path))['imgs'][0]
     assert out.shape == (12, 16, 3) and out.dtype == np.uint8
-    if mode in ('L', 'I;16'):
+    if mode in ('L', '1'):
         assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+    if mode == '1':
+        assert set(np.unique(out)) <= {0, 255}
     if mode == 'CMYK':  # colours survive (JPEG: approximately)
         assert np.abs(out.astype(int) - rgb).mean() < 8
+
+
+@pytest.mark.parametrize('mode,ext', [('I;16', 'png'), ('I;16', 'tif'), ('I;16B', 'tif'),
+                                      ('I', 'tif'), ('F', 'tif')])
+def test_16bit_and_float_images_are_rescaled_not_clamped(tmp_path, mode, ext):
+    """A real 0..65535 ramp (16-bit PNG/TIFF; float TIFF 0..1) keeps its gradient:
+    8-bit value = round(value / 257) (float: round(value * 255))."""
+    from real_faults import ramp16, write_16bit_ramp
+    path = str(tmp_path / f'ramp.{ext}')
+    write_16bit_ramp(path, mode)
+    out = TRANSFORMS.build(dict(type='LoadImageAsClip'))(dict(img_path=path))['imgs'][0]
+    assert out.shape == (8, 64, 3) and out.dtype == np.uint8
+    expected = np.round(ramp16()[0] / 257)
+    assert np.abs(out[0, :, 0].astype(int) - expected).max() <= 1
+    assert (out[..., 0] == out[..., 2]).all()
+    assert (out == 255).mean() < 0.05  # clamping made 98 % of the ramp white
+
+
+def test_16bit_rgb_png_keeps_colours(tmp_path):
+    """Pillow reads 16-bit RGB(A) PNGs as 8-bit RGB(A) (high byte): colours kept."""
+    import cv2
+    from real_faults import ramp16
+    ramp = ramp16()
+    bgr = np.stack([ramp, 65535 - ramp, np.full_like(ramp, 30000)], -1)
+    path = str(tmp_path / 'rgb16.png')
+    cv2.imwrite(path, bgr)
+    out = TRANSFORMS.build(dict(type='LoadImageAsClip'))(dict(img_path=path))['imgs'][0]
+    assert np.abs(out.astype(int) - np.round(bgr[..., ::-1] / 257)).max() <= 1
 
 
 def test_missing_image_in_the_list(tmp_path, rel_media, warnings_log):

@@ -82,3 +82,54 @@ def test_counted_flops_match_torch_counter():
             x = torch.randn((1, ) + shape)
             counted = counted_flops(bb.forward_pretrain, x)
             assert counted == swin_forward_flops(bb, shape[1:], image=image)['total']
+
+
+PRETRAIN_CONFIGS = ['joint_swin_b', 'image_stream_swin_b', 'video_only_swin_b',
+                    'joint_timesformer_b', 'toy_joint_swin', 'toy_joint_timesformer']
+
+
+@pytest.mark.parametrize('name', PRETRAIN_CONFIGS)
+def test_defaults_are_the_config_as_shipped(name):
+    """With default options every size comes from the config: adapting its pipelines to
+    the benchmark's defaults changes nothing (the toy configs' 64-pixel crops included)."""
+    from bevt_mm.analysis.benchmark import _adapt_transform, _datasets, prepare_config
+    cfg = prepare_config(osp.join(ROOT, 'configs/bevt', name + '.py'))
+    frames, size = cfg.benchmark_frames, cfg.benchmark_size
+    view = None
+    for ds in _datasets(cfg):
+        for t in ds['pipeline']:
+            if t['type'] == 'TokenizerView':
+                view = t['size']
+    for ds in _datasets(cfg):
+        for t in ds['pipeline']:
+            kw = {'base_size': cfg.benchmark_base_size} if 'benchmark_base_size' in cfg else {}
+            adapted = _adapt_transform(t, frames, size, view, **kw)
+            assert adapted == dict(t), (name, t, adapted)
+
+
+def test_toy_config_data_part_runs_with_defaults(tmp_path):
+    """The data part of `benchmark.py configs/bevt/toy_joint_swin.py` (default options)
+    decodes and crops the generated toy media (it asserted in RandomCrop before)."""
+    from bevt_mm.analysis.benchmark import _data_report, prepare_config
+    import bevt_mm  # noqa: F401
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmaction')
+    cfg = prepare_config(osp.join(ROOT, 'configs/bevt/toy_joint_swin.py'))
+    assert (cfg.benchmark_frames, cfg.benchmark_size) == (8, 64)
+    out = _data_report(cfg, cfg.benchmark_frames, cfg.benchmark_size, 32, 2, 2, 1.0, 1, 1)
+    assert out['video']['samples_per_s'] > 0 and out['image']['samples_per_s'] > 0
+
+
+def test_recognizer_config_gets_one_line(capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_cli', osp.join(ROOT, 'tools/analysis/benchmark.py'))
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    config = osp.join(ROOT, 'configs/bevt/toy_finetune_swin_spatial.py')
+    with pytest.raises(SystemExit) as exc:
+        cli.main([config])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert 'is not a BEVT pretraining config' in err and 'configs/bevt/toy_joint_swin.py' in err

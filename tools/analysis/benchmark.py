@@ -63,6 +63,13 @@ def main(argv=None):
         args.arch = json.loads(args.arch)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     amp = args.amp or ('fp16' if device.startswith('cuda') else 'none')
+    from mmengine.config import Config
+    from bevt_mm.analysis.bench_config import NotPretrainConfigError, check_pretrain_config
+    try:
+        check_pretrain_config(Config.fromfile(args.config), args.config)
+    except NotPretrainConfigError as err:
+        print(f'benchmark.py: {err}', file=sys.stderr)
+        raise SystemExit(2)
     res = run_benchmark(
         args.config, cfg_options=args.cfg_options, device=device, amp=amp, iters=args.iters,
         warmup=args.warmup, batch_videos=args.batch_videos, batch_images=args.batch_images,

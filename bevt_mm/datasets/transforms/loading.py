@@ -17,11 +17,49 @@ class DecodeError(RuntimeError):
     """A file could not be decoded into usable frames."""
 
 
+def pil_to_rgb(img: Image.Image) -> np.ndarray:
+    """Convert any Pillow image to uint8 RGB ``(H, W, 3)``, rescaling deep modes.
+
+    Pillow's ``convert('RGB')`` clamps 16/32-bit values to 255 (a 0..65535
+    ramp becomes ~98 % white) and truncates floats, so deep modes are scaled
+    to 8 bits first:
+
+    * ``I;16``, ``I;16B``, ``I;16L``, ``I;16N`` (16-bit PNG/TIFF), and ``I``
+      (32-bit int) holding values in 0..65535: ``round(value / 257)``
+      (65535 -> 255; the absolute scale is kept, a dark image stays dark).
+      ``I`` with values outside 0..65535: the image's own min..max.
+    * ``F`` (float TIFF): values in [0, 1] -> ``round(value * 255)``;
+      otherwise the image's own min..max.
+
+    Other modes (``L``, ``1``, ``P``, ``LA``, ``PA``, ``RGBA``, ``CMYK``, and
+    16-bit RGB PNG/TIFF, which Pillow itself reads as 8-bit ``RGB``) go
+    through ``convert('RGB')`` (alpha dropped).
+
+    Returns:
+        np.ndarray: uint8 ``(H, W, 3)``.
+    """
+    if img.mode.startswith('I') or img.mode == 'F':
+        value = np.asarray(img).astype(np.float64)
+        lo, hi = (float(value.min()), float(value.max())) if value.size else (0.0, 0.0)
+        if img.mode == 'F' and lo >= 0 and hi <= 1:
+            gray = value * 255
+        elif img.mode != 'F' and lo >= 0 and hi <= 65535:
+            gray = value / 257
+        else:  # outside the type's usual range: the image's own range
+            gray = (value - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(value)
+        gray = np.clip(np.round(gray), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    return np.asarray(img.convert('RGB'))
+
+
 @TRANSFORMS.register_module()
 class LoadImageAsClip(BaseTransform):
     """Decode an image file into a one-frame clip for MMAction2 transforms.
 
     **Required keys**: ``img_path`` (or ``filename``).
+    Any Pillow mode becomes uint8 RGB; 16-bit and float images are rescaled
+    to 8 bits, not clamped (see :func:`pil_to_rgb`).
+
     **Added keys**: ``imgs`` (``[HxWx3 uint8 RGB]``), ``img_shape``,
     ``original_shape``, ``num_clips`` (1), ``clip_len`` (1), ``modality``
     (``'RGB'`` if absent: MMAction2's ``Flip`` reads it).
@@ -42,7 +80,7 @@ class LoadImageAsClip(BaseTransform):
                 img.load()
                 if self.exif_orientation:
                     img = ImageOps.exif_transpose(img)
-                array = np.asarray(img.convert('RGB'))
+                array = pil_to_rgb(img)
         except (OSError, ValueError, SyntaxError) as err:
             raise DecodeError(f'cannot decode image {path}: {type(err).__name__}: {err}') from err
         results['imgs'] = [array]

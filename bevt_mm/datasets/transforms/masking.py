@@ -41,20 +41,22 @@ def block_mask(height: int,
                max_num_patches: Optional[int] = None,
                min_aspect: float = 0.3,
                max_aspect: Optional[float] = None,
-               cover_edges: bool = False,
                max_rounds: int = 200) -> np.ndarray:
     """BEiT's blockwise masking, with bounded work.
 
     Blocks of ``min_num_patches .. max_num_patches`` patches and log-uniform
     aspect ratio are added until exactly ``num_masking_patches`` positions are
     masked (a block is accepted only if it adds between 1 and the remaining
-    number of new positions), exactly as ``MaskingGenerator`` of BEiT/BEVT.
-    Like the authors' code, ``cover_edges=False`` draws block corners with
-    ``randint(0, H - h)`` (exclusive), so the last row and column are never
-    masked; ``cover_edges=True`` lets blocks reach them. If ``max_rounds``
-    rounds of 10 tries do not reach the count (rare; it happens only near the
-    feasible maximum), the remainder is filled with random unmasked positions,
-    so the count is always exact.
+    number of new positions), exactly as ``MaskingGenerator`` of BEiT/BEVT:
+    a block is ``h x w`` with ``h < height`` and ``w < width``, its corner is
+    uniform over ``0 .. height - h`` and ``0 .. width - w`` *inclusive*
+    (Python's ``random.randint(0, H - h)`` in the authors' code), so blocks
+    reach the last row and column about as often as the first
+    (``tests/datasets/test_masking.py`` compares the per-position frequency
+    with the authors' rule). If ``max_rounds`` rounds of 10 tries do not reach
+    the count (rare; it happens only near the whole grid), the remainder is
+    filled with random unmasked positions, so the count is always exact (the
+    authors' generator then returns fewer).
 
     Returns:
         np.ndarray: bool ``(height, width)``.
@@ -62,7 +64,6 @@ def block_mask(height: int,
     max_num_patches = num_masking_patches if max_num_patches is None else max_num_patches
     max_aspect = max_aspect or 1 / min_aspect
     log_lo, log_hi = math.log(min_aspect), math.log(max_aspect)
-    slack = 1 if cover_edges else 0
     mask = np.zeros((height, width), dtype=bool)
     count = 0
     # Random numbers are drawn 64 attempts at a time (4 uniforms per attempt:
@@ -84,8 +85,8 @@ def block_mask(height: int,
             h = int(round(math.sqrt(area * aspect)))
             w = int(round(math.sqrt(area / aspect)))
             if w < width and h < height:
-                top = int(u_top * (height - h + slack))
-                left = int(u_left * (width - w + slack))
+                top = int(u_top * (height - h + 1))  # inclusive: 0 .. height - h
+                left = int(u_left * (width - w + 1))
                 block = mask[top:top + h, left:left + w]
                 delta = h * w - int(block.sum())
                 if 0 < delta <= budget:
@@ -93,13 +94,9 @@ def block_mask(height: int,
                     count += delta
                     break
     if count < num_masking_patches:
-        rows = height if cover_edges else height - 1
-        cols = width if cover_edges else width - 1
-        free = np.flatnonzero(~mask[:rows, :cols].ravel())
+        free = np.flatnonzero(~mask.ravel())
         pick = free[np.random.permutation(free.size)[:num_masking_patches - count]]
-        sub = mask[:rows, :cols].copy().reshape(-1)
-        sub[pick] = True
-        mask[:rows, :cols] = sub.reshape(rows, cols)
+        mask.ravel()[pick] = True
     return mask
 
 
@@ -107,30 +104,28 @@ class _BlockMaskParams:
     """Shared arguments of the block and tube generators."""
 
     def _init_block(self, input_size, num_masking_patches, min_num_patches, max_num_patches,
-                    min_aspect, max_aspect, cover_edges) -> None:
+                    min_aspect, max_aspect) -> None:
         self.height, self.width = _pair(input_size)
         self.num_masking_patches = int(num_masking_patches)
         self.min_num_patches = int(min_num_patches)
         self.max_num_patches = max_num_patches
         self.min_aspect = float(min_aspect)
         self.max_aspect = max_aspect
-        self.cover_edges = cover_edges
-        area = self.height * self.width if cover_edges else (self.height - 1) * (self.width - 1)
+        area = self.height * self.width
         if not 0 < self.num_masking_patches <= area:
             raise ValueError(f'num_masking_patches={num_masking_patches} is not in (0, {area}] '
-                             f'for a {self.height}x{self.width} grid (cover_edges={cover_edges})')
+                             f'for a {self.height}x{self.width} grid')
 
     def _block(self) -> np.ndarray:
         return block_mask(self.height, self.width, self.num_masking_patches,
                           self.min_num_patches, self.max_num_patches, self.min_aspect,
-                          self.max_aspect, self.cover_edges)
+                          self.max_aspect)
 
     def _block_repr(self) -> str:
         return (f'input_size=({self.height}, {self.width}), '
                 f'num_masking_patches={self.num_masking_patches}, '
                 f'min_num_patches={self.min_num_patches}, max_num_patches={self.max_num_patches}, '
-                f'min_aspect={self.min_aspect}, max_aspect={self.max_aspect}, '
-                f'cover_edges={self.cover_edges}')
+                f'min_aspect={self.min_aspect}, max_aspect={self.max_aspect}')
 
 
 @TRANSFORMS.register_module()
@@ -152,8 +147,10 @@ class BlockMaskGenerator(BaseTransform, _BlockMaskParams):
             beyond the remaining count).
         min_aspect (float): smallest aspect ratio. Defaults to 0.3.
         max_aspect (float, optional): largest (default ``1 / min_aspect``).
-        cover_edges (bool): let blocks reach the last row/column (the authors'
-            code never masks them). Defaults to False.
+
+    Block corners are drawn as in the authors' code (inclusive
+    ``randint(0, H - h)``), so every position, the last row and column
+    included, is masked (see :func:`block_mask`).
     """
 
     def __init__(self,
@@ -162,10 +159,9 @@ class BlockMaskGenerator(BaseTransform, _BlockMaskParams):
                  min_num_patches: int = 16,
                  max_num_patches: Optional[int] = None,
                  min_aspect: float = 0.3,
-                 max_aspect: Optional[float] = None,
-                 cover_edges: bool = False) -> None:
+                 max_aspect: Optional[float] = None) -> None:
         self._init_block(input_size, num_masking_patches, min_num_patches, max_num_patches,
-                         min_aspect, max_aspect, cover_edges)
+                         min_aspect, max_aspect)
 
     def transform(self, results: dict) -> dict:
         """Add ``mask`` and ``target_mask``."""
@@ -183,8 +179,10 @@ class TubeMaskGenerator(BaseTransform, _BlockMaskParams):
     """Tube mask: one block mask over a random run of temporal positions.
 
     The temporal grid has ``Tg = num_frames // temporal_patch`` positions. A
-    run of ``L`` positions, ``L`` uniform over the integers in
-    ``[ceil(lo * Tg), floor(hi * Tg)]`` for ``masked_tube_range=(lo, hi)``,
+    run of ``L`` positions, ``L`` uniform over the integers
+    ``max(int(lo * Tg), 1) .. min(int(hi * Tg), Tg)`` for
+    ``masked_tube_range=(lo, hi)`` (the authors' rule; ``int`` truncates, so
+    ``Tg = 5`` gives 2 .. 5 for the recipe's ``(0.5, 1.0)``),
     starts at a uniform position and wraps around the end
     (``(start + arange(L)) % Tg``); those positions get the block mask, the
     others none. The target mask repeats each temporal position
@@ -203,7 +201,7 @@ class TubeMaskGenerator(BaseTransform, _BlockMaskParams):
         masked_tube_range (tuple): run length as fractions of ``Tg``.
             Defaults to (0.5, 1.0).
         num_masking_patches, min_num_patches, max_num_patches, min_aspect,
-        max_aspect, cover_edges: the block mask, see
+        max_aspect: the block mask, see
             :class:`BlockMaskGenerator`.
     """
 
@@ -216,10 +214,9 @@ class TubeMaskGenerator(BaseTransform, _BlockMaskParams):
                  min_num_patches: int = 16,
                  max_num_patches: Optional[int] = None,
                  min_aspect: float = 0.3,
-                 max_aspect: Optional[float] = None,
-                 cover_edges: bool = False) -> None:
+                 max_aspect: Optional[float] = None) -> None:
         self._init_block(input_size, num_masking_patches, min_num_patches, max_num_patches,
-                         min_aspect, max_aspect, cover_edges)
+                         min_aspect, max_aspect)
         self.num_frames = num_frames
         self.temporal_patch = int(temporal_patch)
         lo, hi = masked_tube_range
@@ -242,9 +239,13 @@ class TubeMaskGenerator(BaseTransform, _BlockMaskParams):
         return grid
 
     def tube_length_range(self, grid: int) -> Tuple[int, int]:
-        """Smallest and largest tube length (inclusive) on a temporal grid."""
-        lo = max(1, math.ceil(self.masked_tube_range[0] * grid - 1e-9))
-        hi = math.floor(self.masked_tube_range[1] * grid + 1e-9)
+        """Smallest and largest tube length (inclusive) on a temporal grid.
+
+        The authors' rule: ``max(int(lo * grid), 1)`` .. ``min(int(hi * grid),
+        grid)`` with ``int`` truncating (``(0.5, 1.0)`` on 5 positions: 2 .. 5).
+        """
+        lo = max(int(self.masked_tube_range[0] * grid), 1)
+        hi = min(int(self.masked_tube_range[1] * grid), grid)
         return lo, hi
 
     def transform(self, results: dict) -> dict:

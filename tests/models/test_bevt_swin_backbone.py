@@ -96,9 +96,10 @@ def test_with_cp_gives_same_gradients():
             torch.testing.assert_close(p1.grad, p2.grad, atol=1e-6, rtol=1e-5, msg=name)
 
 
-def test_shrunk_window_uses_true_relative_offsets():
-    """A window shrunk to the feature map takes the bias of its real offsets."""
-    attn = build().layers[0].blocks[0].attn
+def test_shrunk_window_true_offsets_lookup_is_opt_in():
+    """``relative_bias_lookup='true_offsets'``: a window shrunk to the feature
+    map takes the bias of its real offsets (not the default)."""
+    attn = build(relative_bias_lookup='true_offsets').layers[0].blocks[0].attn
     full = attn.relative_position_bias(TINY_WINDOW)  # nH, 32, 32
     sub = attn.relative_position_bias((1, 2, 2))
     coords = [(0, h, w) for h in range(2) for w in range(2)]
@@ -107,6 +108,34 @@ def test_shrunk_window_uses_true_relative_offsets():
     # temporal-only shrink is MMAction2's prefix slice (image stream, T'=1)
     n = TINY_WINDOW[1] * TINY_WINDOW[2]
     torch.testing.assert_close(attn.relative_position_bias((1, 4, 4)), full[:, :n, :n])
+
+
+def test_shrunk_window_default_lookup_is_mmaction_prefix():
+    """Default: MMAction2's (and the authors') ``index[:N, :N]`` at any window."""
+    attn = build().layers[0].blocks[0].attn
+    full = attn.relative_position_bias(TINY_WINDOW)
+    for window in [(1, 2, 2), (2, 3, 1), (1, 4, 4), (2, 4, 4)]:
+        n = window[0] * window[1] * window[2]
+        torch.testing.assert_close(attn.relative_position_bias(window), full[:, :n, :n])
+    with pytest.raises(ValueError, match='relative_bias_lookup'):
+        build(relative_bias_lookup='offsets')
+
+
+@pytest.mark.parametrize('shape', [(4, 32, 32), (2, 24, 40), (4, 64, 64)])
+@torch.no_grad()
+def test_default_equals_stock_swin_where_windows_shrink(shape):
+    """Same weights, stock SwinTransformer3D: equal where windows shrink to the map."""
+    from mmaction.models.backbones import SwinTransformer3D
+    ours = build(final_norm=True, out_indices=(0, 1, 2, 3))
+    stock = SwinTransformer3D(arch=dict(TINY_ARCH), window_size=TINY_WINDOW, pretrained2d=False,
+                              out_indices=(0, 1, 2, 3)).eval()
+    for name, p in ours.named_parameters():  # non-trivial tables
+        if 'relative_position_bias_table' in name:
+            p.normal_(0, 1)
+    stock.load_state_dict(ours.state_dict(), strict=False)
+    x = torch.randn(1, 3, *shape)
+    for a, b in zip(ours(x), stock(x)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
 def test_state_dict_keys_are_stock_plus_bevt_extras():

@@ -12,7 +12,8 @@ from mmengine.model.weight_init import trunc_normal_
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 
-from .swin_attention import BEVTSwinBlock3D, BEVTWindowAttention3D
+from .swin_attention import (RELATIVE_BIAS_LOOKUPS, BEVTSwinBlock3D,
+                             BEVTWindowAttention3D)
 
 
 class PatchEmbed2D(BaseModule):
@@ -128,6 +129,15 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
             latter reproduces the authors' BEVT image stream, which adds the
             shifted-window mask in unshifted blocks and shifts windows that
             cover the whole map. Only for continuing from their checkpoints.
+        relative_bias_lookup (str): Relative bias of a window shrunk to a
+            feature map smaller than ``window_size`` (e.g. 160 px or 64 px
+            frames with window 7): ``'mmaction'`` (default) takes the first
+            rows of the full window's index as stock MMAction2 and the
+            authors' code do, so this backbone computes what a stock recipe
+            computes at every input size; ``'true_offsets'`` (opt-in) takes
+            the bias of each pair's real offset. Both agree wherever only the
+            temporal window shrinks (e.g. the image stream). See
+            :mod:`.swin_attention`.
         **kwargs: Other arguments of :class:`SwinTransformer3D` (``with_cp``,
             ``drop_path_rate``, ``out_indices``, ``frozen_stages``, ...).
     """
@@ -145,6 +155,7 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
                  final_norm: bool = True,
                  fused_attention: bool = True,
                  image_shift_mode: str = 'swin',
+                 relative_bias_lookup: str = 'mmaction',
                  init_cfg: Optional[Union[Dict, List[Dict]]] = [
                      dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
@@ -153,6 +164,9 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
         if image_shift_mode not in ('swin', 'authors'):
             raise ValueError(f"image_shift_mode must be 'swin' or 'authors', "
                              f'got {image_shift_mode!r}')
+        if relative_bias_lookup not in RELATIVE_BIAS_LOOKUPS:
+            raise ValueError(f'relative_bias_lookup must be one of {RELATIVE_BIAS_LOOKUPS}, '
+                             f'got {relative_bias_lookup!r}')
         patch_size = tuple(patch_size)
         window_size = tuple(window_size)
         super().__init__(arch=arch, pretrained=pretrained, pretrained2d=pretrained2d,
@@ -168,14 +182,14 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
         if not final_norm:
             for i in self.out_indices:
                 setattr(self, f'norm{i}', nn.Identity())
-        self._use_bevt_blocks(fused_attention)
+        self._use_bevt_blocks(fused_attention, relative_bias_lookup)
 
-    def _use_bevt_blocks(self, fused: bool) -> None:
+    def _use_bevt_blocks(self, fused: bool, lookup: str) -> None:
         """Give the blocks built by MMAction2 the BEVT forward.
 
         The subclasses add no parameters, so the blocks keep their weights and
-        keys; only ``forward`` changes (effective-window bias, SDPA, opt-in
-        authors' image shift). ``relative_position_index`` becomes
+        keys; only ``forward`` changes (shrunk-window bias lookup, SDPA,
+        opt-in authors' image shift). ``relative_position_index`` becomes
         non-persistent.
         """
         for layer in self.layers:
@@ -185,6 +199,7 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
                 attn = block.attn
                 attn.__class__ = BEVTWindowAttention3D
                 attn.fused = fused
+                attn.lookup = lookup
                 attn._index_cache = {}
                 attn.register_buffer('relative_position_index',
                                      attn.relative_position_index, persistent=False)

@@ -1,5 +1,7 @@
 """BEVTSwinTransformer3D: weight sharing, masking, attention forms, shapes."""
 
+import logging
+
 import pytest
 import torch
 from bevt_builders import TINY_ARCH, TINY_WINDOW, tiny_backbone_cfg
@@ -238,3 +240,46 @@ def test_invalid_options_raise():
         model.forward_pretrain(torch.randn(1, 3, 64, 64), torch.ones(1, 4, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match='images'):
         model(torch.randn(3, 64, 64))
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def test_pretrained_with_another_window_resizes_relative_tables(tmp_path):
+    """A (2, 4, 4) checkpoint into a (4, 4, 4) backbone: tables resized as the
+    exporter's ``--window-size`` does, and said so in the log."""
+    from mmengine.logging import MMLogger
+
+    from bevt_mm.models.utils import resize_relative_table
+    src = build()
+    with torch.no_grad():
+        for name, p in src.named_parameters():
+            if 'relative_position_bias_table' in name:
+                p.normal_(0, 1)
+    path = str(tmp_path / 'bevt_w244.pth')
+    torch.save(dict(state_dict={f'backbone.{k}': v for k, v in src.state_dict().items()}), path)
+    torch.manual_seed(1)
+    dst = MODELS.build(tiny_backbone_cfg(pretrained=path, window_size=(4, 4, 4)))
+    records = _Records()
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(records)
+    try:
+        dst.init_weights()
+    finally:
+        logger.removeHandler(records)
+    key = 'layers.2.blocks.1.attn.relative_position_bias_table'
+    expected = resize_relative_table(src.state_dict()[key], (2, 4, 4), (4, 4, 4))
+    assert dst.state_dict()[key].shape == (7 * 7 * 7, 2)
+    torch.testing.assert_close(dst.state_dict()[key], expected)
+    resized = [line for line in records.lines if 'resized' in line]
+    assert len(resized) == 1 and '(2, 4, 4)' in resized[0] and '(4, 4, 4)' in resized[0], \
+        records.lines
+    assert not any('mismatch' in line for line in records.lines), records.lines
+    # every other weight loaded as is
+    assert torch.equal(dst.layers[2].blocks[1].attn.qkv.weight, src.layers[2].blocks[1].attn.qkv.weight)

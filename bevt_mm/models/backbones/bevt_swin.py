@@ -114,8 +114,17 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
             weights go to ``patch_embed_2d`` and are inflated to 3D, and whose
             relative tables are (resized and) repeated over temporal offsets;
             otherwise it is loaded as is (keys of this backbone, optional
-            ``backbone.`` prefix). Defaults to None.
+            ``backbone.`` prefix), with relative position tables of another
+            window resized to ``window_size`` (see ``pretrained_window_size``).
+            Defaults to None.
         pretrained2d (bool): See ``pretrained``. Defaults to False.
+        pretrained_window_size (Sequence[int], optional): Window of the 3D
+            ``pretrained`` checkpoint (the authors' fine-tuning option of the
+            same name). Its relative position tables are resized trilinearly
+            to ``window_size`` as ``tools/convert/bevt_to_mmaction_swin.py
+            --window-size`` does (e.g. 8x7x7 -> 16x7x7 for SSv2). None infers
+            it from the table length, assuming the spatial window of
+            ``window_size``. Defaults to None.
         patch_size (Sequence[int]): 3D patch size; the 2D one is its last two
             entries. Defaults to ``(2, 4, 4)``.
         window_size (Sequence[int]): Window size. Defaults to ``(8, 7, 7)``.
@@ -146,6 +155,7 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
                  arch: Union[str, Dict],
                  pretrained: Optional[str] = None,
                  pretrained2d: bool = False,
+                 pretrained_window_size: Optional[Sequence[int]] = None,
                  patch_size: Sequence[int] = (2, 4, 4),
                  in_channels: int = 3,
                  window_size: Sequence[int] = (8, 7, 7),
@@ -174,6 +184,8 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
                          window_size=window_size, norm_cfg=norm_cfg,
                          patch_norm=patch_norm, init_cfg=init_cfg, **kwargs)
         self.image_shift_mode = image_shift_mode
+        self.pretrained_window_size = (tuple(pretrained_window_size)
+                                       if pretrained_window_size else None)
         self.patch_embed_2d = PatchEmbed2D(
             patch_size=patch_size[1:], in_channels=in_channels,
             embed_dims=self.embed_dims, norm_cfg=norm_cfg if patch_norm else None)
@@ -231,8 +243,41 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
         if self.mask_token is not None:
             trunc_normal_(self.mask_token, std=.02)
 
+    def _source_window(self, rows: int) -> Optional[Tuple[int, int, int]]:
+        """Window of a checkpoint table with ``rows`` rows (None if unknown)."""
+        if self.pretrained_window_size is not None:
+            return self.pretrained_window_size
+        _, wh, ww = self.window_size
+        spatial = (2 * wh - 1) * (2 * ww - 1)
+        if rows % spatial or (rows // spatial) % 2 == 0:
+            return None
+        return ((rows // spatial + 1) // 2, wh, ww)
+
+    def _resize_tables(self, state_dict: Dict[str, Tensor],
+                       logger: MMLogger) -> Dict[str, Tensor]:
+        """Resize relative tables of another window to ``window_size``."""
+        from ..utils.checkpoint_convert import resize_relative_table
+        own = self.state_dict()
+        keys = [k for k, v in state_dict.items()
+                if k.endswith('relative_position_bias_table') and k in own
+                and own[k].shape != v.shape and own[k].shape[1] == v.shape[1]]
+        windows = {self._source_window(state_dict[k].shape[0]) for k in keys}
+        if not keys or None in windows or len(windows) != 1:
+            return state_dict
+        src = windows.pop()
+        state_dict = dict(state_dict)
+        for k in keys:
+            if state_dict[k].shape[0] != (2 * src[0] - 1) * (2 * src[1] - 1) * (2 * src[2] - 1):
+                return state_dict
+            state_dict[k] = resize_relative_table(state_dict[k], src, self.window_size)
+        logger.info(f'BEVTSwinTransformer3D: resized {len(keys)} relative position tables '
+                    f'of {self.pretrained} from window {src} to {tuple(self.window_size)}')
+        return state_dict
+
     def _load_matching(self, state_dict: Dict[str, Tensor], logger: MMLogger) -> None:
-        """Load the keys this backbone has with matching shapes; log the rest."""
+        """Load the keys this backbone has with matching shapes (relative
+        tables of another window resized); log the rest."""
+        state_dict = self._resize_tables(state_dict, logger)
         own = self.state_dict()
         mismatched = [k for k, v in state_dict.items()
                       if k in own and own[k].shape != v.shape]
@@ -241,7 +286,9 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
         msg = self.load_state_dict(state_dict, strict=False)
         logger.info(f'BEVTSwinTransformer3D: loaded {self.pretrained}: {msg}')
         if mismatched:
-            logger.warning(f'BEVTSwinTransformer3D: shape mismatch, not loaded: {mismatched}')
+            logger.warning(f'BEVTSwinTransformer3D: shape mismatch, not loaded: {mismatched}'
+                           + (' (set pretrained_window_size to the window of the checkpoint)'
+                              if any(k.endswith('bias_table') for k in mismatched) else ''))
 
     def load_pretrained(self, logger: MMLogger) -> None:
         """Load ``self.pretrained`` as is: a backbone state dict, or a full

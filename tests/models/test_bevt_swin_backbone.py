@@ -283,3 +283,14 @@ def test_pretrained_with_another_window_resizes_relative_tables(tmp_path):
     assert not any('mismatch' in line for line in records.lines), records.lines
     # every other weight loaded as is
     assert torch.equal(dst.layers[2].blocks[1].attn.qkv.weight, src.layers[2].blocks[1].attn.qkv.weight)
+
+
+def test_without_image_stream_parameters_are_stock():
+    """``image_stream=False, mask_token=False`` (fine-tuning configs): exactly
+    stock SwinTransformer3D's parameters; images are refused."""
+    from mmaction.models.backbones import SwinTransformer3D
+    ours = build(final_norm=True, image_stream=False, mask_token=False)
+    stock = SwinTransformer3D(arch=dict(TINY_ARCH), window_size=TINY_WINDOW, pretrained2d=False)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in stock.named_parameters()]
+    with pytest.raises(ValueError, match='image_stream=False'):
+        ours(torch.randn(1, 3, 64, 64))

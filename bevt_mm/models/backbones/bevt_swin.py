@@ -129,6 +129,11 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
             entries. Defaults to ``(2, 4, 4)``.
         window_size (Sequence[int]): Window size. Defaults to ``(8, 7, 7)``.
         mask_token (bool): Create the learned mask token. Defaults to True.
+        image_stream (bool): Create ``patch_embed_2d`` (the image stream).
+            Fine-tuning configs that use this backbone for its loading set
+            False (with ``mask_token=False``): then its parameters are exactly
+            stock :class:`SwinTransformer3D`'s and all of them get gradients.
+            Defaults to True.
         final_norm (bool): Keep ``norm{i}`` of ``out_indices`` (used by the
             fine-tuning path only). Pretraining configs set False so that every
             parameter gets a gradient; the export takes ``norm3`` from the
@@ -162,6 +167,7 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
                  norm_cfg: Dict = dict(type='LN'),
                  patch_norm: bool = True,
                  mask_token: bool = True,
+                 image_stream: bool = True,
                  final_norm: bool = True,
                  fused_attention: bool = True,
                  image_shift_mode: str = 'swin',
@@ -188,7 +194,8 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
                                        if pretrained_window_size else None)
         self.patch_embed_2d = PatchEmbed2D(
             patch_size=patch_size[1:], in_channels=in_channels,
-            embed_dims=self.embed_dims, norm_cfg=norm_cfg if patch_norm else None)
+            embed_dims=self.embed_dims, norm_cfg=norm_cfg if patch_norm else None
+        ) if image_stream else None
         self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims)) \
             if mask_token else None
         if not final_norm:
@@ -330,6 +337,9 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
     def _embed(self, x: Tensor, mask: Optional[Tensor]) -> Tensor:
         """Patch-embed images or videos (channels last), apply the mask token."""
         if x.dim() == 4:
+            if self.patch_embed_2d is None:
+                raise ValueError('images (N, C, H, W) need the image stream; this backbone '
+                                 'was built with image_stream=False')
             x = self.patch_embed_2d(x).unsqueeze(2)
         elif x.dim() == 5:
             x = self.patch_embed(x)

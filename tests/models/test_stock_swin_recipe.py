@@ -68,3 +68,24 @@ def test_stock_swin_t_recipe_computes_our_finetuning_output(stock_and_ours, size
     clip = torch.randn(1, 3, *size)
     diff = (ours(clip) - stock(clip)).abs().max().item()
     assert diff < 1e-4, f'{size}: max abs diff {diff:.2e}'
+
+
+@torch.no_grad()
+def test_toy_pretraining_backbone_is_what_the_toy_finetuning_computes():
+    """configs/bevt/toy_joint_swin.py's encoder and the stock Swin of
+    toy_finetune_swin_spatial.py, same weights: same features at the toy sizes
+    (pretraining 8x64x64, fine-tuning 16x32x32), where the 4x4x4 window shrinks."""
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    pre = Config.fromfile(osp.join(root, 'configs', 'bevt', 'toy_joint_swin.py'))
+    fine = Config.fromfile(osp.join(root, 'configs', 'bevt', 'toy_finetune_swin_spatial.py'))
+    torch.manual_seed(0)
+    ours = MODELS.build(dict(pre.model.backbone, final_norm=True)).eval()
+    for name, p in ours.named_parameters():
+        if 'relative_position_bias_table' in name:
+            p.normal_(0, 1)
+    stock = MODELS.build(fine.model.backbone).eval()
+    assert type(stock).__name__ == 'SwinTransformer3D'
+    stock.load_state_dict(ours.state_dict(), strict=False)
+    for size in ((8, 64, 64), (16, 32, 32)):
+        clip = torch.randn(1, 3, *size)
+        torch.testing.assert_close(ours(clip), stock(clip), atol=1e-5, rtol=1e-4)

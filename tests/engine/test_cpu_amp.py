@@ -39,10 +39,10 @@ def _train_args(amp: bool, work_dir: str) -> Namespace:
                      deterministic=False, cfg_options=None, launcher='none')
 
 
-def _train(tmp_path, amp: bool, optim_type: str = 'OptimWrapper'):
+def _train(tmp_path, amp: bool, optim_type: str = 'OptimWrapper', **wrapper):
     cfg = Config(dict(
         optim_wrapper=dict(type=optim_type, optimizer=dict(type='SGD', lr=0.1),
-                           clip_grad=dict(max_norm=10)),
+                           clip_grad=dict(max_norm=10), **wrapper),
         train_cfg=dict(by_epoch=True, max_epochs=1)))
     cfg = merge_train_args(cfg, _train_args(amp, str(tmp_path / f'amp{amp}{optim_type}')))
     gen = torch.Generator().manual_seed(0)
@@ -76,6 +76,10 @@ def test_amp_recipe_config_trains_under_bf16_autocast_on_cpu(tmp_path):
 
 def test_without_amp_cpu_trains_in_fp32(tmp_path):
     _, seen = _train(tmp_path, amp=False)
+    assert set(seen) == {torch.float32}
+    # the README's opt-out for an AMP recipe on a CPU without fast bf16
+    _, seen = _train(tmp_path, amp=False, optim_type='AmpOptimWrapper', loss_scale='dynamic',
+                     dtype='float32')
     assert set(seen) == {torch.float32}
 
 

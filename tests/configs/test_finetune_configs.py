@@ -107,7 +107,8 @@ def _pretraining_window(finetune_path: str) -> tuple:
     """Window of the pretraining config whose encoder a fine-tuning config loads."""
     name = 'toy_joint_swin.py' if osp.basename(finetune_path).startswith('toy_') \
         else 'joint_swin_b.py'
-    return tuple(Config.fromfile(osp.join(ROOT, 'configs', 'bevt', name)).model.backbone.window_size)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'bevt', name))
+    return tuple(cfg.model.backbone.window_size)
 
 
 @pytest.mark.parametrize('path', FINETUNE, ids=osp.basename)

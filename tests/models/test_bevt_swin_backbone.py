@@ -282,7 +282,8 @@ def test_pretrained_with_another_window_resizes_relative_tables(tmp_path):
         records.lines
     assert not any('mismatch' in line for line in records.lines), records.lines
     # every other weight loaded as is
-    assert torch.equal(dst.layers[2].blocks[1].attn.qkv.weight, src.layers[2].blocks[1].attn.qkv.weight)
+    assert torch.equal(dst.layers[2].blocks[1].attn.qkv.weight,
+                       src.layers[2].blocks[1].attn.qkv.weight)
 
 
 def test_without_image_stream_parameters_are_stock():

@@ -18,7 +18,8 @@ from bevt_mm.models.heads import BEVTHead
 from bevt_mm.models.utils import bevt_to_mmaction_swin
 
 #: MMAction2's Swin-T K400 recipe (window 8x7x7), a file of the installed package
-STOCK_RECIPE = 'recognition/swin/swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py'
+STOCK_RECIPE = ('recognition/swin/'
+                'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
 
 
 @pytest.fixture(scope='module')

@@ -24,6 +24,12 @@ upstream code.
    before ``init_process_group`` whatever the backend, so ``tools/dist_train.sh``
    fails on a machine without GPU ("Found no NVIDIA driver") even with gloo.
    Without CUDA we skip that call; with CUDA nothing changes.
+5. mmaction2 1.2.0's ``BaseHead.loss_by_feat`` computes the training top-k
+   accuracy with ``cls_scores.detach().cpu().numpy()``, which raises
+   "Got unsupported ScalarType BFloat16" for bf16 scores, so no recognizer
+   trains under bf16 autocast (AMP on CPU, :class:`CPUAmpOptimWrapper`). We
+   pass bf16 scores on as fp32 (the loss is computed in fp32 under autocast
+   anyway); other dtypes are untouched.
 """
 import importlib.util
 import os.path as osp
@@ -165,12 +171,40 @@ def patch_cpu_dist_init() -> bool:
     return True
 
 
+def patch_head_bf16_scores() -> bool:
+    """Let MMAction2 heads compute their training loss from bf16 scores.
+
+    Returns:
+        bool: True if patched, False if upstream does not need it.
+    """
+    import inspect
+
+    from mmaction.models.heads.base import BaseHead
+
+    original = BaseHead.loss_by_feat
+    if getattr(original, '_bevt_patched', False):
+        return False
+    if '.numpy()' not in inspect.getsource(original):
+        return False
+
+    def loss_by_feat(self, cls_scores, data_samples):
+        if isinstance(cls_scores, torch.Tensor) and cls_scores.dtype == torch.bfloat16:
+            cls_scores = cls_scores.float()
+        return original(self, cls_scores, data_samples)
+
+    loss_by_feat._bevt_patched = True
+    loss_by_feat.__doc__ = original.__doc__
+    BaseHead.loss_by_feat = loss_by_feat
+    return True
+
+
 def apply_all() -> List[str]:
     """Apply every shim that is needed; returns the names of those applied."""
     for name, fn in (('missing_drn', patch_missing_drn),
                      ('checkpoint_weights_only', patch_checkpoint_loading),
                      ('swin_train_return', patch_swin_train_return),
-                     ('cpu_dist_init', patch_cpu_dist_init)):
+                     ('cpu_dist_init', patch_cpu_dist_init),
+                     ('head_bf16_scores', patch_head_bf16_scores)):
         if name not in APPLIED and fn():
             APPLIED.append(name)
     return list(APPLIED)

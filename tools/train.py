@@ -28,7 +28,9 @@ def parse_args() -> argparse.Namespace:
         help='resume from this checkpoint; without a path, resume from the latest '
         'checkpoint in the work directory')
     parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision (fp16 on CUDA, bf16 on CPU)')
+                        help='automatic mixed precision: fp16 with loss scaling on CUDA '
+                        '(AmpOptimWrapper), bf16 autocast on CPU (CPUAmpOptimWrapper); '
+                        'weights stay fp32')
     parser.add_argument('--no-validate', action='store_true',
                         help='do not evaluate checkpoints during training')
     parser.add_argument('--auto-scale-lr', action='store_true',

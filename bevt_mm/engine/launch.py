@@ -34,9 +34,12 @@ def adapt_to_device(cfg: Config) -> None:
     """Make a GPU recipe runnable where there is no GPU, in place.
 
     * ``nccl`` -> ``gloo`` (:func:`select_dist_backend`);
-    * ``AmpOptimWrapper`` -> ``OptimWrapper``: mmengine's AMP wrapper refuses to
-      build without an accelerator, so CPU runs train in fp32 (with a warning).
-      Everything else in the optimizer config (accumulation, clipping, lr) stays.
+    * ``AmpOptimWrapper`` -> :class:`~bevt_mm.engine.CPUAmpOptimWrapper`
+      (bf16 autocast, with a warning): mmengine's AMP wrapper refuses to build
+      without an accelerator. The loss scaler (needed for fp16 only) and an
+      fp16 ``dtype`` are dropped; ``dtype='float32'`` gives a plain
+      ``OptimWrapper`` (fp32) instead. Everything else in the optimizer config
+      (accumulation, clipping, lr) stays.
     * DDP without ``device_ids``: mmengine wraps distributed models with
       ``device_ids=[LOCAL_RANK]``, which torch rejects for CPU modules; on CPU
       ``model_wrapper_cfg`` gets ``device_ids=None`` (used only when distributed).
@@ -49,9 +52,13 @@ def adapt_to_device(cfg: Config) -> None:
         return
     optim_wrapper = cfg.get('optim_wrapper', None)
     if optim_wrapper and optim_wrapper.get('type') == 'AmpOptimWrapper':
-        warnings.warn('No GPU: AmpOptimWrapper (mixed precision) is GPU-only in mmengine; '
-                      'training in fp32 with OptimWrapper.')
-        optim_wrapper['type'] = 'OptimWrapper'
+        if str(optim_wrapper.get('dtype', None)).replace('torch.', '') == 'float32':
+            optim_wrapper['type'] = 'OptimWrapper'  # fp32 asked for
+        else:
+            warnings.warn('No GPU: AmpOptimWrapper (mixed precision) is GPU-only in mmengine; '
+                          'training with bf16 autocast on CPU (CPUAmpOptimWrapper; '
+                          'optim_wrapper.dtype=float32 trains in fp32).')
+            optim_wrapper['type'] = 'CPUAmpOptimWrapper'
         for key in ('loss_scale', 'dtype', 'use_fsdp'):
             optim_wrapper.pop(key, None)
     wrapper_cfg = cfg.get('model_wrapper_cfg', None)

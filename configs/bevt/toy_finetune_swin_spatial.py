@@ -3,7 +3,9 @@
 # BEVT fine-tuning recipe's optimizer (AdamW, layer-wise lr decay 0.9, warm-up + cosine).
 # Clips: all 16 frames (16x1, so every frame of a toy-temporal video is seen, and a shuffled clip
 # has exactly the same frames as the normal one) resized 64 -> 32 px (4x cheaper than 64 px:
-# 8x8x8 tokens); no data-loading workers (faster than workers on 2 cores). About 10 x 100
+# 8x8x8 tokens; the 4x4x4 window shrinks to the map in stages 3-4, where stock Swin looks up the
+# relative bias as toy_joint_swin.py pretrained it); no data-loading workers (faster than
+# workers on 2 cores). About 10 x 100
 # iterations with the demo's 800 training videos (~1-2 min on a 2-core CPU).
 # Toy numbers, no source: sizes, lr 3e-4, wd 0.05, 10 epochs, mmpretrain's per-block layer decay
 # (layer_decay_rule='per_block') and the schedule (linear warm-up from 0.1 over 1 epoch, then a

@@ -168,3 +168,48 @@ def test_mim_test_runs_a_finetune_config(toy_videos, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert 'acc/top1' in out
+
+
+def _pretraining_window(finetune_path: str) -> tuple:
+    """Window of the pretraining config whose encoder a fine-tuning config loads."""
+    name = 'toy_joint_swin.py' if osp.basename(finetune_path).startswith('toy_') \
+        else 'joint_swin_b.py'
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'bevt', name))
+    return tuple(cfg.model.backbone.window_size)
+
+
+@pytest.mark.parametrize('path', FINETUNE, ids=osp.basename)
+def test_finetune_config_loads_the_default_export_tables(path, toy_videos, tmp_path):
+    """An encoder exported with the export's default window (the pretraining
+    window; no ``--window-size``) loads with its relative tables: resized when
+    the fine-tuning window differs (SSv2, Diving48: 16x7x7), never left random."""
+    from mmaction.registry import MODELS
+
+    from bevt_mm.models.backbones import BEVTSwinTransformer3D
+    from bevt_mm.models.heads import BEVTHead
+    from bevt_mm.models.utils import bevt_to_mmaction_swin, resize_relative_table
+    from config_shrink import TINY_SWIN
+    src_window = _pretraining_window(path)
+    torch.manual_seed(0)
+    backbone = BEVTSwinTransformer3D(arch=dict(TINY_SWIN), window_size=src_window,
+                                     final_norm=False)
+    head = BEVTHead(in_channels=TINY_SWIN['embed_dims'] * 8, num_classes=8)
+    with torch.no_grad():
+        for name, p in backbone.named_parameters():
+            if 'relative_position_bias_table' in name:
+                p.normal_(0, 1)
+    ckpt = {**{f'backbone.{k}': v for k, v in backbone.state_dict().items()},
+            **{f'head.{k}': v for k, v in head.state_dict().items()}}
+    exported = bevt_to_mmaction_swin(ckpt, window_size=src_window)  # the CLI's default
+    export_path = str(tmp_path / 'backbone.pth')
+    torch.save(dict(state_dict=exported), export_path)
+
+    cfg = shrink_recognizer_config(Config.fromfile(path), toy_videos, str(tmp_path / 'work'))
+    cfg.model.backbone.pretrained = export_path
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    window = tuple(cfg.model.backbone.window_size)
+    key = 'layers.1.blocks.0.attn.relative_position_bias_table'
+    expected = resize_relative_table(exported[key], src_window, window)
+    torch.testing.assert_close(model.backbone.state_dict()[key], expected)
+    torch.testing.assert_close(model.backbone.norm3.weight, head.norm.weight)

@@ -1,5 +1,7 @@
 """BEVTSwinTransformer3D: weight sharing, masking, attention forms, shapes."""
 
+import logging
+
 import pytest
 import torch
 from bevt_builders import TINY_ARCH, TINY_WINDOW, tiny_backbone_cfg
@@ -96,9 +98,10 @@ def test_with_cp_gives_same_gradients():
             torch.testing.assert_close(p1.grad, p2.grad, atol=1e-6, rtol=1e-5, msg=name)
 
 
-def test_shrunk_window_uses_true_relative_offsets():
-    """A window shrunk to the feature map takes the bias of its real offsets."""
-    attn = build().layers[0].blocks[0].attn
+def test_shrunk_window_true_offsets_lookup_is_opt_in():
+    """``relative_bias_lookup='true_offsets'``: a window shrunk to the feature
+    map takes the bias of its real offsets (not the default)."""
+    attn = build(relative_bias_lookup='true_offsets').layers[0].blocks[0].attn
     full = attn.relative_position_bias(TINY_WINDOW)  # nH, 32, 32
     sub = attn.relative_position_bias((1, 2, 2))
     coords = [(0, h, w) for h in range(2) for w in range(2)]
@@ -107,6 +110,34 @@ def test_shrunk_window_uses_true_relative_offsets():
     # temporal-only shrink is MMAction2's prefix slice (image stream, T'=1)
     n = TINY_WINDOW[1] * TINY_WINDOW[2]
     torch.testing.assert_close(attn.relative_position_bias((1, 4, 4)), full[:, :n, :n])
+
+
+def test_shrunk_window_default_lookup_is_mmaction_prefix():
+    """Default: MMAction2's (and the authors') ``index[:N, :N]`` at any window."""
+    attn = build().layers[0].blocks[0].attn
+    full = attn.relative_position_bias(TINY_WINDOW)
+    for window in [(1, 2, 2), (2, 3, 1), (1, 4, 4), (2, 4, 4)]:
+        n = window[0] * window[1] * window[2]
+        torch.testing.assert_close(attn.relative_position_bias(window), full[:, :n, :n])
+    with pytest.raises(ValueError, match='relative_bias_lookup'):
+        build(relative_bias_lookup='offsets')
+
+
+@pytest.mark.parametrize('shape', [(4, 32, 32), (2, 24, 40), (4, 64, 64)])
+@torch.no_grad()
+def test_default_equals_stock_swin_where_windows_shrink(shape):
+    """Same weights, stock SwinTransformer3D: equal where windows shrink to the map."""
+    from mmaction.models.backbones import SwinTransformer3D
+    ours = build(final_norm=True, out_indices=(0, 1, 2, 3))
+    stock = SwinTransformer3D(arch=dict(TINY_ARCH), window_size=TINY_WINDOW, pretrained2d=False,
+                              out_indices=(0, 1, 2, 3)).eval()
+    for name, p in ours.named_parameters():  # non-trivial tables
+        if 'relative_position_bias_table' in name:
+            p.normal_(0, 1)
+    stock.load_state_dict(ours.state_dict(), strict=False)
+    x = torch.randn(1, 3, *shape)
+    for a, b in zip(ours(x), stock(x)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
 def test_state_dict_keys_are_stock_plus_bevt_extras():
@@ -209,3 +240,58 @@ def test_invalid_options_raise():
         model.forward_pretrain(torch.randn(1, 3, 64, 64), torch.ones(1, 4, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match='images'):
         model(torch.randn(3, 64, 64))
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def test_pretrained_with_another_window_resizes_relative_tables(tmp_path):
+    """A (2, 4, 4) checkpoint into a (4, 4, 4) backbone: tables resized as the
+    exporter's ``--window-size`` does, and said so in the log."""
+    from mmengine.logging import MMLogger
+
+    from bevt_mm.models.utils import resize_relative_table
+    src = build()
+    with torch.no_grad():
+        for name, p in src.named_parameters():
+            if 'relative_position_bias_table' in name:
+                p.normal_(0, 1)
+    path = str(tmp_path / 'bevt_w244.pth')
+    torch.save(dict(state_dict={f'backbone.{k}': v for k, v in src.state_dict().items()}), path)
+    torch.manual_seed(1)
+    dst = MODELS.build(tiny_backbone_cfg(pretrained=path, window_size=(4, 4, 4)))
+    records = _Records()
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(records)
+    try:
+        dst.init_weights()
+    finally:
+        logger.removeHandler(records)
+    key = 'layers.2.blocks.1.attn.relative_position_bias_table'
+    expected = resize_relative_table(src.state_dict()[key], (2, 4, 4), (4, 4, 4))
+    assert dst.state_dict()[key].shape == (7 * 7 * 7, 2)
+    torch.testing.assert_close(dst.state_dict()[key], expected)
+    resized = [line for line in records.lines if 'resized' in line]
+    assert len(resized) == 1 and '(2, 4, 4)' in resized[0] and '(4, 4, 4)' in resized[0], \
+        records.lines
+    assert not any('mismatch' in line for line in records.lines), records.lines
+    # every other weight loaded as is
+    assert torch.equal(dst.layers[2].blocks[1].attn.qkv.weight,
+                       src.layers[2].blocks[1].attn.qkv.weight)
+
+
+def test_without_image_stream_parameters_are_stock():
+    """``image_stream=False, mask_token=False`` (fine-tuning configs): exactly
+    stock SwinTransformer3D's parameters; images are refused."""
+    from mmaction.models.backbones import SwinTransformer3D
+    ours = build(final_norm=True, image_stream=False, mask_token=False)
+    stock = SwinTransformer3D(arch=dict(TINY_ARCH), window_size=TINY_WINDOW, pretrained2d=False)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in stock.named_parameters()]
+    with pytest.raises(ValueError, match='image_stream=False'):
+        ours(torch.randn(1, 3, 64, 64))

@@ -12,7 +12,8 @@ from mmengine.model.weight_init import trunc_normal_
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 
-from .swin_attention import BEVTSwinBlock3D, BEVTWindowAttention3D
+from .swin_attention import (RELATIVE_BIAS_LOOKUPS, BEVTSwinBlock3D,
+                             BEVTWindowAttention3D)
 
 
 class PatchEmbed2D(BaseModule):
@@ -113,12 +114,26 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
             weights go to ``patch_embed_2d`` and are inflated to 3D, and whose
             relative tables are (resized and) repeated over temporal offsets;
             otherwise it is loaded as is (keys of this backbone, optional
-            ``backbone.`` prefix). Defaults to None.
+            ``backbone.`` prefix), with relative position tables of another
+            window resized to ``window_size`` (see ``pretrained_window_size``).
+            Defaults to None.
         pretrained2d (bool): See ``pretrained``. Defaults to False.
+        pretrained_window_size (Sequence[int], optional): Window of the 3D
+            ``pretrained`` checkpoint (the authors' fine-tuning option of the
+            same name). Its relative position tables are resized trilinearly
+            to ``window_size`` as ``tools/convert/bevt_to_mmaction_swin.py
+            --window-size`` does (e.g. 8x7x7 -> 16x7x7 for SSv2). None infers
+            it from the table length, assuming the spatial window of
+            ``window_size``. Defaults to None.
         patch_size (Sequence[int]): 3D patch size; the 2D one is its last two
             entries. Defaults to ``(2, 4, 4)``.
         window_size (Sequence[int]): Window size. Defaults to ``(8, 7, 7)``.
         mask_token (bool): Create the learned mask token. Defaults to True.
+        image_stream (bool): Create ``patch_embed_2d`` (the image stream).
+            Fine-tuning configs that use this backbone for its loading set
+            False (with ``mask_token=False``): then its parameters are exactly
+            stock :class:`SwinTransformer3D`'s and all of them get gradients.
+            Defaults to True.
         final_norm (bool): Keep ``norm{i}`` of ``out_indices`` (used by the
             fine-tuning path only). Pretraining configs set False so that every
             parameter gets a gradient; the export takes ``norm3`` from the
@@ -128,6 +143,15 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
             latter reproduces the authors' BEVT image stream, which adds the
             shifted-window mask in unshifted blocks and shifts windows that
             cover the whole map. Only for continuing from their checkpoints.
+        relative_bias_lookup (str): Relative bias of a window shrunk to a
+            feature map smaller than ``window_size`` (e.g. 160 px or 64 px
+            frames with window 7): ``'mmaction'`` (default) takes the first
+            rows of the full window's index as stock MMAction2 and the
+            authors' code do, so this backbone computes what a stock recipe
+            computes at every input size; ``'true_offsets'`` (opt-in) takes
+            the bias of each pair's real offset. Both agree wherever only the
+            temporal window shrinks (e.g. the image stream). See
+            :mod:`.swin_attention`.
         **kwargs: Other arguments of :class:`SwinTransformer3D` (``with_cp``,
             ``drop_path_rate``, ``out_indices``, ``frozen_stages``, ...).
     """
@@ -136,15 +160,18 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
                  arch: Union[str, Dict],
                  pretrained: Optional[str] = None,
                  pretrained2d: bool = False,
+                 pretrained_window_size: Optional[Sequence[int]] = None,
                  patch_size: Sequence[int] = (2, 4, 4),
                  in_channels: int = 3,
                  window_size: Sequence[int] = (8, 7, 7),
                  norm_cfg: Dict = dict(type='LN'),
                  patch_norm: bool = True,
                  mask_token: bool = True,
+                 image_stream: bool = True,
                  final_norm: bool = True,
                  fused_attention: bool = True,
                  image_shift_mode: str = 'swin',
+                 relative_bias_lookup: str = 'mmaction',
                  init_cfg: Optional[Union[Dict, List[Dict]]] = [
                      dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
@@ -153,6 +180,9 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
         if image_shift_mode not in ('swin', 'authors'):
             raise ValueError(f"image_shift_mode must be 'swin' or 'authors', "
                              f'got {image_shift_mode!r}')
+        if relative_bias_lookup not in RELATIVE_BIAS_LOOKUPS:
+            raise ValueError(f'relative_bias_lookup must be one of {RELATIVE_BIAS_LOOKUPS}, '
+                             f'got {relative_bias_lookup!r}')
         patch_size = tuple(patch_size)
         window_size = tuple(window_size)
         super().__init__(arch=arch, pretrained=pretrained, pretrained2d=pretrained2d,
@@ -160,22 +190,25 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
                          window_size=window_size, norm_cfg=norm_cfg,
                          patch_norm=patch_norm, init_cfg=init_cfg, **kwargs)
         self.image_shift_mode = image_shift_mode
+        self.pretrained_window_size = (tuple(pretrained_window_size)
+                                       if pretrained_window_size else None)
         self.patch_embed_2d = PatchEmbed2D(
             patch_size=patch_size[1:], in_channels=in_channels,
-            embed_dims=self.embed_dims, norm_cfg=norm_cfg if patch_norm else None)
+            embed_dims=self.embed_dims, norm_cfg=norm_cfg if patch_norm else None
+        ) if image_stream else None
         self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims)) \
             if mask_token else None
         if not final_norm:
             for i in self.out_indices:
                 setattr(self, f'norm{i}', nn.Identity())
-        self._use_bevt_blocks(fused_attention)
+        self._use_bevt_blocks(fused_attention, relative_bias_lookup)
 
-    def _use_bevt_blocks(self, fused: bool) -> None:
+    def _use_bevt_blocks(self, fused: bool, lookup: str) -> None:
         """Give the blocks built by MMAction2 the BEVT forward.
 
         The subclasses add no parameters, so the blocks keep their weights and
-        keys; only ``forward`` changes (effective-window bias, SDPA, opt-in
-        authors' image shift). ``relative_position_index`` becomes
+        keys; only ``forward`` changes (shrunk-window bias lookup, SDPA,
+        opt-in authors' image shift). ``relative_position_index`` becomes
         non-persistent.
         """
         for layer in self.layers:
@@ -185,6 +218,7 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
                 attn = block.attn
                 attn.__class__ = BEVTWindowAttention3D
                 attn.fused = fused
+                attn.lookup = lookup
                 attn._index_cache = {}
                 attn.register_buffer('relative_position_index',
                                      attn.relative_position_index, persistent=False)
@@ -216,8 +250,41 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
         if self.mask_token is not None:
             trunc_normal_(self.mask_token, std=.02)
 
+    def _source_window(self, rows: int) -> Optional[Tuple[int, int, int]]:
+        """Window of a checkpoint table with ``rows`` rows (None if unknown)."""
+        if self.pretrained_window_size is not None:
+            return self.pretrained_window_size
+        _, wh, ww = self.window_size
+        spatial = (2 * wh - 1) * (2 * ww - 1)
+        if rows % spatial or (rows // spatial) % 2 == 0:
+            return None
+        return ((rows // spatial + 1) // 2, wh, ww)
+
+    def _resize_tables(self, state_dict: Dict[str, Tensor],
+                       logger: MMLogger) -> Dict[str, Tensor]:
+        """Resize relative tables of another window to ``window_size``."""
+        from ..utils.checkpoint_convert import resize_relative_table
+        own = self.state_dict()
+        keys = [k for k, v in state_dict.items()
+                if k.endswith('relative_position_bias_table') and k in own
+                and own[k].shape != v.shape and own[k].shape[1] == v.shape[1]]
+        windows = {self._source_window(state_dict[k].shape[0]) for k in keys}
+        if not keys or None in windows or len(windows) != 1:
+            return state_dict
+        src = windows.pop()
+        state_dict = dict(state_dict)
+        for k in keys:
+            if state_dict[k].shape[0] != (2 * src[0] - 1) * (2 * src[1] - 1) * (2 * src[2] - 1):
+                return state_dict
+            state_dict[k] = resize_relative_table(state_dict[k], src, self.window_size)
+        logger.info(f'BEVTSwinTransformer3D: resized {len(keys)} relative position tables '
+                    f'of {self.pretrained} from window {src} to {tuple(self.window_size)}')
+        return state_dict
+
     def _load_matching(self, state_dict: Dict[str, Tensor], logger: MMLogger) -> None:
-        """Load the keys this backbone has with matching shapes; log the rest."""
+        """Load the keys this backbone has with matching shapes (relative
+        tables of another window resized); log the rest."""
+        state_dict = self._resize_tables(state_dict, logger)
         own = self.state_dict()
         mismatched = [k for k, v in state_dict.items()
                       if k in own and own[k].shape != v.shape]
@@ -226,7 +293,9 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
         msg = self.load_state_dict(state_dict, strict=False)
         logger.info(f'BEVTSwinTransformer3D: loaded {self.pretrained}: {msg}')
         if mismatched:
-            logger.warning(f'BEVTSwinTransformer3D: shape mismatch, not loaded: {mismatched}')
+            logger.warning(f'BEVTSwinTransformer3D: shape mismatch, not loaded: {mismatched}'
+                           + (' (set pretrained_window_size to the window of the checkpoint)'
+                              if any(k.endswith('bias_table') for k in mismatched) else ''))
 
     def load_pretrained(self, logger: MMLogger) -> None:
         """Load ``self.pretrained`` as is: a backbone state dict, or a full
@@ -268,6 +337,9 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
     def _embed(self, x: Tensor, mask: Optional[Tensor]) -> Tensor:
         """Patch-embed images or videos (channels last), apply the mask token."""
         if x.dim() == 4:
+            if self.patch_embed_2d is None:
+                raise ValueError('images (N, C, H, W) need the image stream; this backbone '
+                                 'was built with image_stream=False')
             x = self.patch_embed_2d(x).unsqueeze(2)
         elif x.dim() == 5:
             x = self.patch_embed(x)

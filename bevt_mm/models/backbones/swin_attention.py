@@ -10,10 +10,14 @@ change the computation:
   float mask (``fused=True``), or the explicit ``softmax(q k^T + bias) v`` form
   (``fused=False``); both give the same result up to float rounding;
 * the relative position bias of a window that was shrunk to the feature map
-  (``get_window_size``) is looked up with the true 3D offsets of that window.
-  MMAction2 takes ``index[:N, :N]``, which is right when only the temporal size
-  shrinks (e.g. the image stream, T=1: the slice of the table at temporal
-  distance 0) and identical to ours there, but wrong when a spatial size shrinks;
+  (``get_window_size``) is looked up as MMAction2 (and the authors' code) do,
+  with the first rows of the full window's index, ``index[:N, :N]``
+  (``lookup='mmaction'``, the default), so that a BEVT backbone computes what
+  a stock MMAction2 recipe computes at every input size. That prefix is the
+  window's true offsets when only the temporal size shrinks (e.g. the image
+  stream, T'=1: the slice of the table at temporal distance 0), but not when a
+  spatial size shrinks (e.g. 160 px or 64 px frames); ``lookup='true_offsets'``
+  (opt-in) takes the bias of each pair's real 3D offset there;
 * activation checkpointing (``with_cp``) uses the non-reentrant implementation.
 
 The image stream of BEVT is the video stream with one temporal position, so
@@ -30,6 +34,9 @@ from mmaction.models.backbones.swin import (SwinTransformerBlock3D,
                                             window_reverse)
 from torch import Tensor
 
+#: how the bias of a shrunk window is looked up (see the module docstring)
+RELATIVE_BIAS_LOOKUPS = ('mmaction', 'true_offsets')
+
 
 class BEVTWindowAttention3D(WindowAttention3D):
     """Window attention with relative position bias, fused or explicit.
@@ -38,12 +45,15 @@ class BEVTWindowAttention3D(WindowAttention3D):
 
     Args:
         fused (bool): Use ``scaled_dot_product_attention``. Defaults to True.
+        lookup (str): Bias of a shrunk window: ``'mmaction'`` (stock
+            ``index[:N, :N]``) or ``'true_offsets'``. Defaults to 'mmaction'.
         **kwargs: Arguments of :class:`WindowAttention3D`.
     """
 
-    def __init__(self, *args, fused: bool = True, **kwargs) -> None:
+    def __init__(self, *args, fused: bool = True, lookup: str = 'mmaction', **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fused = fused
+        self.lookup = lookup
         self._index_cache: Dict[Tuple[Tuple[int, ...], torch.device], Tensor] = {}
 
     def relative_position_bias(self, window_size: Sequence[int]) -> Tensor:
@@ -54,12 +64,17 @@ class BEVTWindowAttention3D(WindowAttention3D):
                 at most the configured window size.
 
         Returns:
-            Tensor: Bias of shape ``(num_heads, N, N)``, ``N = wd * wh * ww``.
+            Tensor: Bias of shape ``(num_heads, N, N)``, ``N = wd * wh * ww``;
+            ``index[:N, :N]`` of the full window with ``lookup='mmaction'``,
+            the window's own offsets with ``'true_offsets'``.
         """
         window_size = tuple(int(w) for w in window_size)
         full = tuple(self.window_size)
         index = self.relative_position_index
-        if window_size != full:
+        if window_size != full and self.lookup == 'mmaction':
+            n = window_size[0] * window_size[1] * window_size[2]
+            index = index[:n, :n]
+        elif window_size != full:
             key = (window_size, index.device)
             if key not in self._index_cache:
                 grid = torch.stack(torch.meshgrid(

@@ -48,7 +48,9 @@ def tokenizer_agreement(tokenizer: torch.nn.Module, images: torch.Tensor, device
     Returns:
         dict: ``tokens`` (ids compared) and, per dtype name, ``agreement``
         (fraction in [0, 1]) and ``images_all_equal`` (fraction of images
-        whose ids all agree).
+        whose ids all agree); on CUDA for DALL-E also
+        ``fp16_convs_as_released`` (its own fp16 convs, no autocast). The
+        reference is float32 throughout (TF32 off, DALL-E's fp16 convs off).
     """
     dev = torch.device(device)
     tokenizer = tokenizer.to(dev).eval()
@@ -66,16 +68,30 @@ def tokenizer_agreement(tokenizer: torch.nn.Module, images: torch.Tensor, device
                     out.append(tokenizer(chunk).cpu())
         return torch.cat(out)
 
+    # DALL-E's convs run in fp16 on CUDA whatever the autocast (``use_float16``, as
+    # the released dall_e): the reference turns that off to be float32
+    half_convs = [m for m in tokenizer.modules() if getattr(m, 'use_float16', False)]
     try:
+        for m in half_convs:
+            m.use_float16 = False
         ref = ids()
+        for m in half_convs:
+            m.use_float16 = True
         result: Dict = dict(tokens=ref.numel(), images=images.shape[0],
                             view=list(images.shape[-2:]))
+        if half_convs and dev.type == 'cuda':  # as released, no autocast
+            same = ids() == ref
+            result['fp16_convs_as_released'] = dict(
+                agreement=float(same.float().mean()),
+                images_all_equal=float(same.flatten(1).all(1).float().mean()))
         for dtype in dtypes:
             same = ids(dtype) == ref
             result[str(dtype).replace('torch.', '')] = dict(
                 agreement=float(same.float().mean()),
                 images_all_equal=float(same.flatten(1).all(1).float().mean()))
     finally:
+        for m in half_convs:
+            m.use_float16 = True
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = prev_tf32
     return result
 

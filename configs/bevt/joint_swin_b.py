@@ -106,6 +106,7 @@ test_evaluator = None
 
 optim_wrapper = dict(
     type='AmpOptimWrapper',
+    constructor='FrozenAwareOptimWrapperConstructor',  # one log line for the frozen tokenizer
     loss_scale='dynamic',
     accumulative_counts=2,
     clip_grad=dict(max_norm=3.0, norm_type=2),

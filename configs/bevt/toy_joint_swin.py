@@ -88,6 +88,7 @@ test_cfg = None
 test_dataloader = None
 test_evaluator = None
 optim_wrapper = dict(type='OptimWrapper',
+                     constructor='FrozenAwareOptimWrapperConstructor',  # quiet frozen tokenizer
                      clip_grad=dict(max_norm=3.0, norm_type=2),
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
                      paramwise_cfg=dict(norm_decay_mult=0.0, custom_keys={

@@ -92,3 +92,50 @@ def test_separate_norms_and_errors():
     with pytest.raises(ValueError, match='differ'):
         head.stream_loss('image', image_feats(), torch.zeros(2, 3, 3, dtype=torch.long),
                          torch.ones(2, 3, 3, dtype=torch.bool))
+
+
+def test_decoders_are_the_transposed_convs_as_linear_layers():
+    """Same parameters and checkpoint keys as nn.ConvTranspose; outputs allclose
+    to the convs on the channels-first view (kernel == stride)."""
+    head = make_head(temporal_scale=2)
+    torch.nn.init.normal_(head.video_decoder.upsample_temporal.bias)
+    assert {k for k in head.state_dict() if 'decoder' in k} == {
+        f'{d}.{m}.{p}' for d, ms in (('image_decoder', ('upsample', 'proj')),
+                                     ('video_decoder', ('upsample_spatial', 'proj',
+                                                        'upsample_temporal')))
+        for m in ms for p in ('weight', 'bias')}
+    s3, s4 = image_feats()
+    dec = head.image_decoder
+    up = dec.upsample(s4.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+    torch.testing.assert_close(dec(s3, s4), dec.proj(torch.cat([s3, up], -1)))
+    s3, s4 = video_feats(t=3)
+    dec = head.video_decoder
+    up = dec.upsample_spatial(s4.permute(0, 4, 1, 2, 3)).permute(0, 2, 3, 4, 1)
+    x = dec.proj(torch.cat([s3, up], -1)).permute(0, 4, 1, 2, 3)
+    ref = dec.upsample_temporal(x).permute(0, 2, 3, 4, 1)
+    torch.testing.assert_close(dec(s3, s4), ref)
+
+
+@pytest.mark.parametrize('stream', ['image', 'video'])
+def test_masked_decoding_equals_full_decoding_at_masked_positions(stream):
+    """The loss path decodes only the masked positions: same values and
+    gradients (allclose) as the whole grid indexed by the mask, for masks that
+    split tubelets and 2x2 parents too."""
+    torch.manual_seed(1)
+    head = make_head(temporal_scale=2)
+    feats = image_feats(3) if stream == 'image' else video_feats(3, t=2)
+    grid = (3, 4, 4) if stream == 'image' else (3, 4, 4, 4)
+    mask = torch.rand(grid) < 0.4
+    mask[0] = False  # a sample without masked positions
+    full_in = tuple(f.clone().requires_grad_(True) for f in feats)
+    part_in = tuple(f.clone().requires_grad_(True) for f in feats)
+    full = head.decode(stream, full_in)[mask]
+    part = head.decode_masked(stream, part_in, mask)
+    torch.testing.assert_close(part, full)
+    g = torch.randn_like(full)
+    full.backward(g)
+    part.backward(g)
+    for a, b in zip(part_in, full_in):
+        torch.testing.assert_close(a.grad, b.grad)
+    with pytest.raises(ValueError, match='differ'):
+        head.decode_masked(stream, feats, mask[..., :2])

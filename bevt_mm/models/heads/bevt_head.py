@@ -25,7 +25,7 @@ class BEVTHead(BaseModule):
     in time (restoring the tubelet). One LayerNorm follows each decoder (one
     shared by both streams, as the authors' code, when ``share_norm``), then
     the shared linear classifier over the tokenizer's codebook. Losses use
-    masked positions only, and the classifier only runs there.
+    masked positions only, and the decoders, norm and classifier only run there.
 
     Args:
         in_channels (int): Stage-4 channels (8 x embed_dims for Swin).
@@ -93,6 +93,36 @@ class BEVTHead(BaseModule):
         decoder = self.image_decoder if stream == 'image' else self.video_decoder
         return self._norm(stream)(decoder(*feats))
 
+    def decode_masked(self, stream: str, feats: Features, mask: Tensor) -> Tensor:
+        """:meth:`decode` at the True positions of ``mask`` only.
+
+        The decoders compute only what those positions depend on (see
+        :mod:`.bevt_decoders`); equal (allclose) to ``decode(...)[mask]``.
+
+        Args:
+            stream (str): ``'image'`` or ``'video'``.
+            feats (tuple[Tensor, Tensor]): Channels-last stage-3/stage-4
+                features from the backbone.
+            mask (Tensor): Bool ``(N, h, w)`` / ``(N, T, h, w)`` at the
+                target grid.
+
+        Returns:
+            Tensor: ``(M, C)``, the masked positions in row-major order.
+
+        Raises:
+            ValueError: if the mask's shape is not the decoder's target grid.
+        """
+        if stream not in ('image', 'video'):
+            raise ValueError(f"stream must be 'image' or 'video', got {stream!r}")
+        stage3 = feats[0]
+        grid = tuple(stage3.shape[:-1])
+        if stream == 'video':
+            grid = (grid[0], grid[1] * self.video_decoder.temporal_scale) + grid[2:]
+        if tuple(mask.shape) != grid:
+            raise ValueError(f'{stream}: decoder grid {grid} and mask {tuple(mask.shape)} differ')
+        decoder = self.image_decoder if stream == 'image' else self.video_decoder
+        return self._norm(stream)(decoder(*feats, mask=mask.bool()))
+
     def forward(self, stream: str, feats: Features) -> Tensor:
         """Token logits at every position (visualization, tests).
 
@@ -121,12 +151,12 @@ class BEVTHead(BaseModule):
             tuple[Tensor, Tensor]: Mean cross-entropy over masked positions
             (unweighted) and the accuracy there (in %).
         """
-        x = self.decode(stream, feats)
-        if x.shape[:-1] != target.shape or target.shape != mask.shape:
-            raise ValueError(f'{stream}: decoder grid {tuple(x.shape[:-1])}, target '
-                             f'{tuple(target.shape)} and mask {tuple(mask.shape)} differ')
+        if target.shape != mask.shape:
+            raise ValueError(f'{stream}: target {tuple(target.shape)} and mask '
+                             f'{tuple(mask.shape)} differ')
         mask = mask.bool()
-        logits = self.classifier(x[mask])  # only masked positions
+        # decoders, norm and classifier only at masked positions
+        logits = self.classifier(self.decode_masked(stream, feats, mask))
         labels = target[mask].long()
         if labels.numel() == 0:  # nothing masked: a zero loss that keeps the graph
             zero = logits.sum() * 0.

@@ -64,6 +64,11 @@ class BEVTPlainHead(BEVTHead):
         Returns:
             Tensor: Features at the target grid, as given (or normalized).
         """
+        x = self._tokens(stream, feats)
+        return x if self.norm is None else self.norm(x)
+
+    @staticmethod
+    def _tokens(stream: str, feats: Union[Tensor, Sequence[Tensor]]) -> Tensor:
         if stream not in ('image', 'video'):
             raise ValueError(f"stream must be 'image' or 'video', got {stream!r}")
         x = feats if isinstance(feats, Tensor) else feats[-1]
@@ -71,4 +76,18 @@ class BEVTPlainHead(BEVTHead):
         if x.dim() != expected:
             raise ValueError(f'{stream} tokens must be {expected}-D channels-last, '
                              f'got {tuple(x.shape)}')
+        return x
+
+    def decode_masked(self, stream: str, feats: Union[Tensor, Sequence[Tensor]],
+                      mask: Tensor) -> Tensor:
+        """:meth:`decode` at the True positions of ``mask`` only, ``(M, C)``.
+
+        Raises:
+            ValueError: if the mask's shape is not the token grid.
+        """
+        x = self._tokens(stream, feats)
+        if tuple(x.shape[:-1]) != tuple(mask.shape):
+            raise ValueError(f'{stream}: decoder grid {tuple(x.shape[:-1])} and mask '
+                             f'{tuple(mask.shape)} differ')
+        x = x[mask.bool()]
         return x if self.norm is None else self.norm(x)

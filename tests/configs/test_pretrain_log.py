@@ -1,0 +1,34 @@
+"""A pretraining run's log: one line for the frozen tokenizer, not one per parameter."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from config_shrink import shrink_bevt_config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# DALL-E's architecture at its smallest legal sizes, random weights (no file needed)
+TINY_DALLE = dict(type='DALLETokenizer', checkpoint=None, random_init=True, n_hid=64,
+                  vocab_size=512, n_blk_per_group=1)
+
+
+@pytest.mark.parametrize('tokenizer', ['vqvae', 'dalle'])
+def test_pretraining_log_has_one_frozen_line(tokenizer, bevt_media, tiny_tokenizer_ckpt,
+                                             tmp_path):
+    cfg = shrink_bevt_config(Config.fromfile(osp.join(ROOT, 'configs/bevt/toy_joint_swin.py')),
+                             bevt_media, tiny_tokenizer_ckpt, str(tmp_path))
+    if tokenizer == 'dalle':
+        cfg.model.target_generator = dict(TINY_DALLE)
+        cfg.model.head.num_classes = TINY_DALLE['vocab_size']
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    n_params = len(list(runner.model.target_generator.parameters()))
+    assert n_params >= 10
+    log, = glob.glob(str(tmp_path / '*' / '*.log'))
+    lines = open(log).read().splitlines()
+    assert not [ln for ln in lines if 'is skipped since its requires_grad' in ln]
+    frozen = [ln for ln in lines if 'Frozen, left out of the optimizer' in ln]
+    assert len(frozen) == 1 and 'target_generator' in frozen[0], frozen
+    assert f'{n_params} tensors' in frozen[0]

@@ -4,7 +4,7 @@ Since torch 2.6, ``torch.load`` unpickles with ``weights_only=True``: only
 tensors, containers and an allowlist of types are rebuilt, and a file whose
 pickle would call anything else is refused before any of its code runs.
 mmengine's training checkpoints hold a few more types than torch allows by
-default; :data:`CHECKPOINT_GLOBALS` adds exactly those. Every checkpoint load
+default; :func:`checkpoint_globals` adds exactly those. Every checkpoint load
 in bevt_mm (and mmengine's loads while bevt_mm is imported, see
 :mod:`bevt_mm.compat`) goes through :func:`load_checkpoint_file` or
 :func:`call_restricted`.
@@ -14,8 +14,11 @@ How the allowlist was found: every kind of checkpoint our configs write
 ``ResumableIterBasedTrainLoop``, image-stream, TimeSformer, fine-tuning with
 ``EMAHook``, stock MMAction2 recognizers, converter and tokenizer-tool
 outputs) was saved and scanned with
-``torch.serialization.get_unsafe_globals_in_checkpoint``; the union is below.
-``tests/engine/test_safe_load.py`` loads each kind again with this loader.
+``torch.serialization.get_unsafe_globals_in_checkpoint``, and then loaded:
+the scan lists globals, the load also needs the classes of NumPy's dtype
+instances. The config tests (``tests/configs``) load what each config
+writes with :func:`load_checkpoint_file`; ``tests/engine/test_safe_load.py``
+checks that the list is no wider than that.
 
 A refused file raises :class:`UntrustedCheckpointError` naming the file, the
 refused global and the one opt-in: the environment variable
@@ -23,12 +26,13 @@ refused global and the one opt-in: the environment variable
 back to ``weights_only=False`` - the pickle then runs, so set it only for a
 file you trust.
 """
+import contextlib
 import os
 import os.path as osp
 import pickle
 import re
 import warnings
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -98,14 +102,33 @@ def checkpoint_globals() -> List[Global]:
 
     * ``mmengine.logging.HistoryBuffer`` and its statistics methods (the
       message hub's ``log_scalars``);
-    * NumPy ``ndarray``, ``dtype`` and scalars (``RNGStateHook``'s NumPy
-      state, numpy values in the message hub's ``runtime_info``).
+    * NumPy ``ndarray``, ``dtype`` (numeric dtypes only) and scalars
+      (``RNGStateHook``'s NumPy state, the message hub's arrays and values).
 
     Returns:
         list: entries for ``torch.serialization.safe_globals``.
     """
     from mmengine.logging import HistoryBuffer
     return [HistoryBuffer, (_history_buffer_method, 'builtins.getattr')] + _numpy_globals()
+
+
+@contextlib.contextmanager
+def _allowlisted(entries: Sequence[Global]) -> Iterator[None]:
+    """Add ``entries`` to torch's safe globals for the block; remove only those it added.
+
+    (``torch.serialization.safe_globals`` removes its entries on exit even if
+    they were registered before, e.g. by the user's ``add_safe_globals``.)
+    """
+    present = set(torch.serialization.get_safe_globals())
+    added = [e for e in dict.fromkeys(entries) if e not in present]
+    torch.serialization.add_safe_globals(added)
+    try:
+        yield
+    finally:
+        if added:
+            kept = [e for e in torch.serialization.get_safe_globals() if e not in set(added)]
+            torch.serialization.clear_safe_globals()
+            torch.serialization.add_safe_globals(kept)
 
 
 def refused_global(err: BaseException) -> Optional[str]:
@@ -119,7 +142,7 @@ def refused_global(err: BaseException) -> Optional[str]:
 
 def refusal(source: str, err: BaseException) -> UntrustedCheckpointError:
     """The error for a file whose pickle needs more than the allowlist."""
-    name = refused_global(err) or str(err).splitlines()[-1][:200]
+    name = refused_global(err)
     return UntrustedCheckpointError(
         f'{source}: refused to load this checkpoint: its pickle needs {name}, which is not '
         'among the types that tensors, mmengine and bevt_mm checkpoints hold, so loading it '
@@ -127,9 +150,20 @@ def refusal(source: str, err: BaseException) -> UntrustedCheckpointError:
         f'variable {TRUST_ENV}=1 to load it with torch.load(weights_only=False).')
 
 
-def _warn_trusted(source: str, err: BaseException) -> None:
+def _refuse_unless_trusted(source: str, err: pickle.UnpicklingError) -> None:
+    """Raise the refusal, or warn and return when the user opted in.
+
+    An error that names no refused global (a corrupt file, or a pickle
+    opcode torch's restricted unpickler does not read) is re-raised as it is
+    unless the user opted in.
+    """
+    name = refused_global(err)
+    if not trust_checkpoints():
+        if name is None:
+            raise err
+        raise refusal(source, err) from err
     warnings.warn(f'{source}: loading with weights_only=False because {TRUST_ENV} is set '
-                  f'(the file needs {refused_global(err) or "a global outside the allowlist"})')
+                  f'(the restricted load failed: {name or str(err).splitlines()[-1][:200]})')
 
 
 def load_checkpoint_file(path: str, map_location: Any = 'cpu',
@@ -151,14 +185,12 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu',
     """
     path = osp.expanduser(str(path))
     try:
-        with torch.serialization.safe_globals(checkpoint_globals() + list(extra_globals)):
+        with _allowlisted(checkpoint_globals() + list(extra_globals)):
             return torch.load(path, map_location=map_location, weights_only=True)
     except UntrustedCheckpointError:
         raise
     except pickle.UnpicklingError as err:
-        if not trust_checkpoints():
-            raise refusal(path, err) from err
-        _warn_trusted(path, err)
+        _refuse_unless_trusted(path, err)
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
@@ -178,14 +210,12 @@ def call_restricted(source: str, load: Callable[..., Any], *args: Any, **kwargs:
         UntrustedCheckpointError: as :func:`load_checkpoint_file`.
     """
     try:
-        with torch.serialization.safe_globals(checkpoint_globals()):
+        with _allowlisted(checkpoint_globals()):
             return load(*args, **kwargs)
     except UntrustedCheckpointError:
         raise
     except pickle.UnpicklingError as err:
-        if not trust_checkpoints():
-            raise refusal(source, err) from err
-        _warn_trusted(source, err)
+        _refuse_unless_trusted(source, err)
     key = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
     before = os.environ.get(key)
     os.environ[key] = '1'

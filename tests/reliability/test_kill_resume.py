@@ -21,6 +21,7 @@ import subprocess
 import time
 
 import pytest
+import torch
 
 import toy_run
 from bevt_mm.engine.safe_load import load_checkpoint_file

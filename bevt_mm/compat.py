@@ -13,10 +13,16 @@ upstream code.
    ``mmaction.models`` imports normally.
 2. torch >= 2.6 defaults ``torch.load(weights_only=True)``, but mmengine
    0.10.7 calls ``torch.load`` without the argument, so loading or resuming an
-   mmengine checkpoint (which pickles message-hub history, numpy scalars,
-   config objects) fails. We re-register mmengine's local-file checkpoint
-   loader with ``weights_only=False``: checkpoints are files the user chose to
-   load, the same trust mmengine had before torch 2.6.
+   mmengine checkpoint (which pickles message-hub history and numpy arrays and
+   scalars) fails. We keep torch's protection and widen it only by the types
+   such checkpoints hold (:mod:`bevt_mm.engine.safe_load`): mmengine's
+   local-file loader is re-registered to load with ``weights_only=True`` and
+   that allowlist, and every other scheme (http, open-mmlab, s3...) runs with
+   torch's default under the same allowlist. A file whose pickle needs
+   anything else is refused before any of its code runs, for our models and
+   for stock MMAction2 models alike, with an error naming the file, the
+   refused global and the opt-in for a trusted file
+   (``BEVT_TRUST_CHECKPOINTS=1``).
 3. ``mmaction.models.backbones.SwinTransformer3D.train()`` returns None, so
    ``model.eval()`` and ``model.train()`` cannot be chained. We make it
    return the module, as ``nn.Module.train`` does.
@@ -94,11 +100,11 @@ def patch_missing_drn() -> bool:
 
 
 def patch_checkpoint_loading() -> bool:
-    """Load local mmengine checkpoints with ``weights_only=False``.
+    """Make mmengine's checkpoint loaders restricted with bevt_mm's allowlist.
 
     Returns:
-        bool: True if the loader was replaced, False if torch does not default
-        to ``weights_only=True``.
+        bool: True if the loaders were replaced, False if this torch has no
+        ``weights_only`` (nothing to keep) or they already are.
     """
     import inspect
 
@@ -106,14 +112,26 @@ def patch_checkpoint_loading() -> bool:
         return False
     from mmengine.runner.checkpoint import CheckpointLoader
 
+    from bevt_mm.engine.safe_load import call_restricted, load_checkpoint_file
+
+    original = CheckpointLoader.load_checkpoint.__func__
+    if getattr(original, '_bevt_patched', False):
+        return False
+
     def load_from_local(filename: str, map_location=None):
-        """Load a checkpoint from a local path (bevt_mm.compat)."""
+        """Load a checkpoint from a local path, restricted (bevt_mm.compat)."""
         filename = osp.expanduser(filename)
         if not osp.isfile(filename):
             raise FileNotFoundError(f'{filename} can not be found.')
-        return torch.load(filename, map_location=map_location, weights_only=False)
+        return load_checkpoint_file(filename, map_location=map_location)
 
+    def load_checkpoint(cls, filename, map_location=None, logger='current'):
+        return call_restricted(filename, original, cls, filename, map_location, logger)
+
+    load_checkpoint._bevt_patched = True
+    load_checkpoint.__doc__ = original.__doc__
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    CheckpointLoader.load_checkpoint = classmethod(load_checkpoint)
     return True
 
 

@@ -11,6 +11,7 @@ from mmengine.runner import Runner
 
 import bevt_mm
 from bevt_mm import compat
+from bevt_mm.engine.safe_load import load_checkpoint_file
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess:
@@ -117,7 +118,7 @@ def test_training_saves_and_resumes(tmp_path):
     third.load_checkpoint(osp.join(work, 'epoch_2.pth'))
     for key, value in third.model.state_dict().items():
         torch.testing.assert_close(value, trained[key])
-    ckpt = torch.load(osp.join(work, 'epoch_3.pth'), map_location='cpu', weights_only=False)
+    ckpt = load_checkpoint_file(osp.join(work, 'epoch_3.pth'))  # restricted (weights_only)
     assert ckpt['meta']['epoch'] == 3
     assert lr_after_2 > 0
 

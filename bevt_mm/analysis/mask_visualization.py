@@ -270,8 +270,11 @@ def _checkpoint_state(path: str) -> Dict[str, torch.Tensor]:
     if not osp.isfile(path):
         raise FileNotFoundError(f'--checkpoint {path}: no such file (a checkpoint written by '
                                 'tools/train.py with this config, e.g. work_dirs/.../epoch_4.pth)')
+    from bevt_mm.engine.safe_load import UntrustedCheckpointError, load_checkpoint_file
     try:
-        raw = torch.load(path, map_location='cpu', weights_only=False)
+        raw = load_checkpoint_file(path)
+    except UntrustedCheckpointError:
+        raise
     except Exception as err:  # noqa: BLE001
         raise ValueError(f'--checkpoint {path}: cannot be read ({type(err).__name__}: '
                          f'{err})') from err

@@ -10,6 +10,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from bevt_mm.engine.safe_load import load_checkpoint_file
 from config_shrink import shrink_recognizer_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -145,7 +146,13 @@ def test_finetune_config_trains_one_epoch_and_tests(path, toy_videos, tmp_path):
     assert changed, 'one training epoch changed no parameter'
     metrics = runner.test()
     assert 0.0 <= metrics['acc/top1'] <= 1.0
-    assert osp.isfile(osp.join(cfg.work_dir, 'epoch_1.pth'))
+    # what it saved (stock MMAction2 recognizer, EMA where configured) loads restricted
+    ckpt = load_checkpoint_file(osp.join(cfg.work_dir, 'epoch_1.pth'))
+    assert {'meta', 'state_dict', 'message_hub', 'optimizer'} <= set(ckpt)
+    if any(h.type == 'EMAHook' for h in cfg.get('custom_hooks', [])):
+        assert 'ema_state_dict' in ckpt
+    for best in glob.glob(osp.join(cfg.work_dir, 'best_*.pth')):
+        load_checkpoint_file(best)
 
 
 def test_mim_test_runs_a_finetune_config(toy_videos, tmp_path):

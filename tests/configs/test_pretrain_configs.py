@@ -7,6 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from bevt_mm.engine.safe_load import load_checkpoint_file
 from config_shrink import shrink_bevt_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -123,6 +124,9 @@ def test_pretrain_config_trains_one_epoch(path, bevt_media, tiny_tokenizer_ckpt,
                if not torch.equal(v.detach(), before[k])]
     assert any(k.startswith('backbone.') for k in changed)
     assert not any(k.startswith('target_generator.') for k in changed)
+    # what it saved loads with the restricted loader (weights_only + allowlist)
+    ckpt = load_checkpoint_file(osp.join(cfg.work_dir, 'epoch_1.pth'))
+    assert {'meta', 'state_dict', 'message_hub', 'optimizer', 'rng_states'} <= set(ckpt)
     scalars = runner.message_hub.log_scalars
     losses = [k for k in scalars if 'loss' in k]
     assert losses and all(torch.isfinite(torch.tensor(scalars[k].current())) for k in losses)

@@ -7,6 +7,7 @@ from typing import Dict
 
 import pytest
 import torch
+from bevt_mm.engine.safe_load import load_checkpoint_file
 from config_shrink import FRAMES, RES, shrink_bevt_config, shrink_recognizer_config
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -51,6 +52,7 @@ def joint_checkpoint(bevt_media, tiny_tokenizer_ckpt, tmp_path_factory):
     changed = {k.split('.')[0] for k, v in runner.model.named_parameters()
                if v.requires_grad and not torch.equal(v.detach(), before[k])}
     assert changed == {'backbone', 'head'}
+    assert 'message_hub' in load_checkpoint_file(osp.join(work, 'epoch_1.pth'))  # restricted
     return osp.join(work, 'epoch_1.pth'), runner.model.backbone
 
 
@@ -135,7 +137,7 @@ def test_joint_step_export_and_finetune(joint_checkpoint, toy_videos, tmp_path):
     runner.train()
     metrics = runner.test()
     assert 0.0 <= metrics['acc/top1'] <= 1.0
-    assert osp.isfile(osp.join(cfg.work_dir, 'epoch_1.pth'))
+    assert 'message_hub' in load_checkpoint_file(osp.join(cfg.work_dir, 'epoch_1.pth'))
 
 
 def test_toy_timesformer_config_trains_one_epoch(bevt_media, tiny_tokenizer_ckpt, tmp_path):
@@ -156,3 +158,4 @@ def test_toy_timesformer_config_trains_one_epoch(bevt_media, tiny_tokenizer_ckpt
     scalars = runner.message_hub.log_scalars
     assert all(torch.isfinite(torch.tensor(scalars[k].current()))
                for k in ('train/loss_image', 'train/loss_video'))
+    assert 'message_hub' in load_checkpoint_file(osp.join(cfg.work_dir, 'epoch_1.pth'))

@@ -7,6 +7,8 @@ from mmengine.dataset import pseudo_collate
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
+from bevt_mm.engine.safe_load import load_checkpoint_file
+
 
 class _Model(BaseModel):
     """Linear model; samples flagged ``poison`` make the loss NaN."""
@@ -41,5 +43,5 @@ def test_stops_with_iteration_losses_and_last_good_checkpoint(tmp_path):
     assert 'iteration 3' in message and 'loss=nan' in message
     assert 'iter_2.pth' in message
     assert osp.isfile(tmp_path / 'iter_2.pth') and not osp.exists(tmp_path / 'iter_3.pth')
-    state = torch.load(tmp_path / 'iter_2.pth', weights_only=False)['state_dict']
+    state = load_checkpoint_file(tmp_path / 'iter_2.pth')['state_dict']
     assert all(torch.isfinite(v).all() for v in state.values())

@@ -12,6 +12,7 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
+from bevt_mm.engine.safe_load import load_checkpoint_file
 from bevt_mm.models.utils import bevt_to_mmaction_timesformer, resize_time_embed
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -245,7 +246,7 @@ def test_export_loads_into_stock_recipe_with_equal_features(exported):
     backbone, path = exported
     recognizer = stock_recognizer()
     # what load_from does (non-strict); report the keys
-    ckpt = torch.load(path, map_location='cpu', weights_only=False)
+    ckpt = load_checkpoint_file(path)
     own = recognizer.state_dict()
     missing = [k for k in own if k.startswith('backbone.') and k not in ckpt['state_dict']]
     unexpected = [k for k in ckpt['state_dict'] if k not in own]
@@ -262,7 +263,7 @@ def test_stock_pretrained_route_would_overwrite_spatial_attention(exported, tmp_
     BEVTTimeSformer(pretrained=) loads the same file exactly."""
     backbone, path = exported
     bare = str(tmp_path / 'bare.pth')
-    sd = {k[9:]: v for k, v in torch.load(path, weights_only=False)['state_dict'].items()}
+    sd = {k[9:]: v for k, v in load_checkpoint_file(path)['state_dict'].items()}
     torch.save(dict(state_dict=sd), bare)
     key = 'transformer_layers.layers.0.attentions.1.attn.in_proj_weight'
     stock = TimeSformer(pretrained=bare, **TINY)

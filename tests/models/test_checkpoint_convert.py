@@ -8,6 +8,7 @@ from bevt_builders import TINY_ARCH, TINY_WINDOW
 from mmaction.registry import MODELS
 from mmengine.config import Config
 
+from bevt_mm.engine.safe_load import load_checkpoint_file
 from bevt_mm.models.backbones import BEVTSwinTransformer3D
 from bevt_mm.models.heads import BEVTHead
 from bevt_mm.models.utils import (bevt_to_mmaction_swin, convert_authors_bevt,
@@ -215,17 +216,17 @@ def test_cli_converts_the_authors_golden_file(tmp_path):
     ours, backbone = str(tmp_path / 'bevt.pth'), str(tmp_path / 'backbone.pth')
     run_cli('authors_bevt_to_bevt_mm.py', golden, ours)
     run_cli('bevt_to_mmaction_swin.py', ours, backbone, '--norm3', 'decoder')
-    converted = torch.load(ours, weights_only=False)['state_dict']
-    raw = torch.load(golden, weights_only=False)['state_dict']['state_dict']
+    converted = load_checkpoint_file(ours)['state_dict']
+    raw = load_checkpoint_file(golden)['state_dict']['state_dict']
     assert torch.equal(converted['head.classifier.weight'], raw['cls_head.lm_head.weight'])
-    exported = torch.load(backbone, weights_only=False)['state_dict']
+    exported = load_checkpoint_file(backbone)['state_dict']
     assert torch.equal(exported['norm3.weight'], raw['backbone.norm.weight'])
     assert 'layers.0.blocks.0.attn.relative_position_index' in exported
     assert not any(k.startswith(('patch_embed_2d', 'mask_token')) for k in exported)
     # SSv2-style export for a 16x7x7 recipe (as configs/bevt/finetune_swin_b_ssv2.py says)
     ssv2 = str(tmp_path / 'backbone_16.pth')
     run_cli('bevt_to_mmaction_swin.py', ours, ssv2, '--window-size', '16', '7', '7')
-    exported = torch.load(ssv2, weights_only=False)['state_dict']
+    exported = load_checkpoint_file(ssv2)['state_dict']
     assert exported['layers.0.blocks.0.attn.relative_position_bias_table'].shape[0] == 31 * 169
 
 

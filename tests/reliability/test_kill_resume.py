@@ -24,6 +24,7 @@ import pytest
 import torch
 
 import toy_run
+from bevt_mm.engine.safe_load import load_checkpoint_file
 
 MAX_ITERS = 5
 
@@ -65,7 +66,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, rel_media, rel_
     # killed mid-run; the kill may fall between writing iter_2.pth and updating
     # last_checkpoint, then the run resumes from iter_1.pth (equally valid)
     assert 1 <= done < MAX_ITERS, resume_from
-    torch.load(resume_from, map_location='cpu', weights_only=False)  # intact
+    load_checkpoint_file(resume_from)  # intact, and loads restricted (weights_only)
 
     auto = subprocess.Popen(toy_run.train_cmd(config, '--work-dir', kill_dir, '--resume'),
                             cwd=toy_run.ROOT, env=toy_run.env(), stdout=subprocess.PIPE,
@@ -83,6 +84,6 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, rel_media, rel_
     assert f'Resuming at iteration {done}' in auto_out
     assert 'Resuming at iteration 4' in explicit.stdout + explicit.stderr
     # the resumed run ends where the reference ends: same weights
-    a = torch.load(osp.join(ref_dir, f'iter_{MAX_ITERS}.pth'), weights_only=False)['state_dict']
-    b = torch.load(osp.join(kill_dir, f'iter_{MAX_ITERS}.pth'), weights_only=False)['state_dict']
+    a = load_checkpoint_file(osp.join(ref_dir, f'iter_{MAX_ITERS}.pth'))['state_dict']
+    b = load_checkpoint_file(osp.join(kill_dir, f'iter_{MAX_ITERS}.pth'))['state_dict']
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -1,8 +1,10 @@
 """Convert OpenAI's pickled DALL-E encoder (``encoder.pkl``) to a state dict.
 
-``encoder.pkl`` is a pickled ``dall_e.Encoder`` module: loading it executes the
-pickle and needs the ``dall-e`` and ``attrs`` packages. This tool loads it
-once and writes a plain tensor state dict (keys ``blocks.*``) that
+``encoder.pkl`` is a pickled ``dall_e.Encoder`` module: unpickling it needs the
+``dall-e`` and ``attrs`` packages. This tool loads it once, with
+``weights_only=True`` and only the dall_e classes allowed beyond weights (a
+file needing anything else is refused unless ``BEVT_TRUST_CHECKPOINTS=1``), and
+writes a plain tensor state dict (keys ``blocks.*``) that
 ``DALLETokenizer(checkpoint=...)`` loads with ``torch.load(weights_only=True)``
 and without ``dall-e`` installed. It then checks that both give the same
 token ids on random images.
@@ -27,10 +29,16 @@ def convert(src: str, dst: str, check: bool = True) -> dict:
     if not osp.isfile(src):
         sys.exit(f'error: {src} not found (OpenAI\'s encoder.pkl: '
                  'https://cdn.openai.com/dall-e/encoder.pkl)')
+    sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+    from bevt_mm.engine.safe_load import UntrustedCheckpointError, load_checkpoint_file
+    from bevt_mm.models.tokenizers.dalle import dalle_encoder_globals
+    extra = dalle_encoder_globals()
     try:
-        obj = torch.load(src, map_location='cpu', weights_only=False)  # trusted file
-    except ModuleNotFoundError as err:
-        sys.exit(f'error: unpickling {src} needs {err.name!r}: pip install dall-e attrs')
+        obj = load_checkpoint_file(src, extra_globals=extra)
+    except UntrustedCheckpointError as err:
+        if not extra and 'dall_e.' in str(err):
+            sys.exit(f'error: unpickling {src} needs the dall_e package: pip install dall-e attrs')
+        sys.exit(f'error: {err}')
     state = obj.state_dict() if isinstance(obj, torch.nn.Module) else obj
     if not isinstance(state, dict) or not any(k.startswith('blocks.') for k in state):
         sys.exit(f'error: {src} is not a DALL-E encoder (no blocks.* weights)')
@@ -38,7 +46,6 @@ def convert(src: str, dst: str, check: bool = True) -> dict:
              for k, v in state.items()}
     torch.save(state, dst)
     if check and isinstance(obj, torch.nn.Module):
-        sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
         import bevt_mm  # noqa: F401
         from bevt_mm.models.tokenizers import DALLETokenizer
         n_hid = state['blocks.input.w'].shape[0]

@@ -106,19 +106,24 @@ def check_checkpoint_arg(path: Optional[str], random_init: bool, owner: str, exp
 
 
 def read_checkpoint_file(path: Optional[str], expected: str, source: str,
-                         allow_pickle: bool = False) -> Any:
-    """Load a weights file or raise :class:`TokenizerCheckpointError`.
+                         extra_globals: Sequence[Any] = ()) -> Any:
+    """Load a weights file (restricted unpickling) or raise :class:`TokenizerCheckpointError`.
 
     Args:
         path (str, optional): the file.
         expected (str): description of the expected format (for messages).
         source (str): where such weights come from (for messages).
-        allow_pickle (bool): load with ``weights_only=False`` (needed for
-            pickled modules such as OpenAI's ``encoder.pkl``).
+        extra_globals (sequence): globals allowed for this file beyond the
+            checkpoint allowlist (e.g. the dall_e classes of OpenAI's pickled
+            ``encoder.pkl``), see :func:`bevt_mm.engine.safe_load.load_checkpoint_file`.
 
     Returns:
         Any: what ``torch.load`` returned.
+
+    Raises:
+        UntrustedCheckpointError: the file's pickle needs another global.
     """
+    from bevt_mm.engine.safe_load import UntrustedCheckpointError, load_checkpoint_file
     if path is None:
         raise checkpoint_error(path, 'No tokenizer checkpoint given (checkpoint=None)',
                                expected, source)
@@ -126,7 +131,9 @@ def read_checkpoint_file(path: Optional[str], expected: str, source: str,
     if not osp.isfile(path):
         raise checkpoint_error(path, 'Tokenizer checkpoint file not found', expected, source)
     try:
-        return torch.load(path, map_location='cpu', weights_only=not allow_pickle)
+        return load_checkpoint_file(path, extra_globals=extra_globals)
+    except UntrustedCheckpointError:
+        raise
     except Exception as err:  # noqa: BLE001 - re-raised with context
         raise checkpoint_error(
             path, f'Tokenizer checkpoint could not be read ({type(err).__name__}: '

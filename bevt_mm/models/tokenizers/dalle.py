@@ -1,13 +1,13 @@
 """OpenAI's DALL-E dVAE encoder as BEVT's tokenizer (the paper's default)."""
-import pickle
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from torch import Tensor
 
 from mmaction.registry import MODELS
-from .base import (BaseTokenizer, TokenizerCheckpointError, check_checkpoint_arg,
-                   checkpoint_error, extract_state_dict, read_checkpoint_file)
+from ...engine.safe_load import UntrustedCheckpointError
+from .base import (BaseTokenizer, check_checkpoint_arg, checkpoint_error, extract_state_dict,
+                   read_checkpoint_file)
 
 _EXPECTED = ("OpenAI's pickled dall_e.Encoder ('encoder.pkl', needs the dall-e and attrs "
              'packages to unpickle), or its state dict (keys blocks.input.w, '
@@ -18,32 +18,50 @@ _SOURCE = ("OpenAI's release: https://cdn.openai.com/dall-e/encoder.pkl (downloa
            'tools/convert/dalle_encoder_to_state_dict.py to drop the pickle/dall-e dependency.')
 
 
+def dalle_encoder_globals() -> List[type]:
+    """The classes a pickled ``dall_e.Encoder`` (OpenAI's ``encoder.pkl``) is made of.
+
+    Found by pickling a ``dall_e.Encoder`` and listing the globals torch's
+    ``weights_only`` unpickler refuses (``tests/reliability/
+    test_untrusted_checkpoints.py`` loads such a file). Empty when the
+    ``dall-e`` package is not installed.
+    """
+    try:
+        from dall_e.encoder import Encoder, EncoderBlock
+        from dall_e.utils import Conv2d
+    except ImportError:
+        return []
+    nn = torch.nn
+    return [Encoder, EncoderBlock, Conv2d, nn.Sequential, nn.ReLU, nn.Identity, nn.MaxPool2d]
+
+
 def load_dalle_state_dict(path: Optional[str]) -> dict:
     """Read a DALL-E encoder file: pickled ``dall_e.Encoder`` or state dict.
 
-    A state dict is read with ``weights_only=True``. A pickled module (the
-    official ``encoder.pkl``) needs ``weights_only=False``, which executes the
-    pickle: do it only for files you trust, as ``dall_e.load_model`` does.
+    Both are read with ``weights_only=True``; a pickled module may hold only
+    the classes of :func:`dalle_encoder_globals` beyond the checkpoint
+    allowlist, so its pickle cannot run code. The converted state dict
+    (``tools/convert/dalle_encoder_to_state_dict.py``) needs neither ``dall-e``
+    nor those classes.
 
     Returns:
         dict: the encoder state dict (``blocks.*``).
+
+    Raises:
+        TokenizerCheckpointError: missing file, not a DALL-E encoder, or a
+            pickled module without the ``dall-e`` package installed.
+        UntrustedCheckpointError: the pickle needs anything else.
     """
+    extra = dalle_encoder_globals()
     try:
-        raw = read_checkpoint_file(path, _EXPECTED, _SOURCE)
-    except TokenizerCheckpointError as err:
-        if not isinstance(err.__cause__, pickle.UnpicklingError):
-            raise
-        # not a plain state dict: the pickled dall_e.Encoder
-        try:
-            raw = torch.load(path, map_location='cpu', weights_only=False)
-        except ModuleNotFoundError as mod_err:
+        raw = read_checkpoint_file(path, _EXPECTED, _SOURCE, extra_globals=extra)
+    except UntrustedCheckpointError as err:
+        if not extra and 'dall_e.' in str(err):
             raise checkpoint_error(
-                path, f'The file is a pickled dall_e.Encoder but unpickling it needs '
-                f'{mod_err.name!r} (pip install dall-e attrs, or convert the file on a machine '
-                'that has them)', _EXPECTED, _SOURCE) from mod_err
-        except Exception as other:  # noqa: BLE001
-            raise checkpoint_error(path, f'Tokenizer checkpoint could not be read ({other})',
-                                   _EXPECTED, _SOURCE) from other
+                path, 'The file is a pickled dall_e.Encoder but unpickling it needs the '
+                'dall_e package (pip install dall-e attrs, or convert the file on a machine '
+                'that has it)', _EXPECTED, _SOURCE) from err
+        raise
     try:
         return extract_state_dict(raw, ('encoder.', 'module.'))
     except TypeError as err:

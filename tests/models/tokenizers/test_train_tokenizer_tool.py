@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bevt_mm.engine.safe_load import load_checkpoint_file
 from mmaction.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -36,7 +37,7 @@ def test_train_tokenizer_tool(tmp_path):
     finally:
         torch.set_num_threads(threads)
     assert stats['failed_images'] >= 1  # the broken file was hit and replaced
-    ckpt = torch.load(out, weights_only=False)
+    ckpt = load_checkpoint_file(out)
     cfg = ckpt['meta']['tokenizer_cfg']
     tok = MODELS.build(dict(type='VQVAETokenizer', checkpoint=out, with_decoder=True, **cfg))
     x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)

@@ -40,8 +40,9 @@ code) cannot be interrupted from Python, in the main process or in a worker.
 The bound that applies is the data loader's: with ``num_workers > 0`` set
 ``train_dataloader.timeout=<seconds>`` and PyTorch raises ``RuntimeError:
 DataLoader timed out after N seconds`` in the main process, so the run stops
-(resume it with ``--resume`` after removing the file) instead of hanging.
-Without a timeout (PyTorch's default 0) such a file hangs training.
+(resume it with ``--resume`` after removing the file) instead of hanging. The
+paper-scale configs set ``timeout=600``. Without a timeout (PyTorch's default
+0, and always with ``num_workers=0``) such a file hangs training.
 """
 import logging
 import multiprocessing as mp

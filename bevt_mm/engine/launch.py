@@ -110,6 +110,24 @@ def default_work_dir(cfg: Config, config_path: str, work_dir: str = None) -> Non
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
+def drop_timeout_without_workers(cfg: Config) -> None:
+    """Set ``timeout=0`` on dataloaders that load in the main process.
+
+    The recipe configs bound a decoder call that hangs on one file with
+    ``train_dataloader.timeout`` (seconds per batch, docs/reliability.md); PyTorch
+    accepts a timeout only with worker processes (``num_workers=0`` with a timeout
+    fails at the first batch with "_SingleProcessDataLoaderIter requires
+    timeout == 0"), so overriding ``num_workers=0`` also drops the timeout, with a
+    warning: in the main process a hanging call cannot be bounded.
+    """
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key, None)
+        if loader and loader.get('num_workers', 0) == 0 and loader.get('timeout', 0):
+            warnings.warn(f'{key}.timeout={loader.timeout} needs num_workers > 0; set to 0 '
+                          '(a decoder call that hangs is not bounded without workers)')
+            loader.timeout = 0
+
+
 def merge_train_args(cfg: Config, args: Namespace) -> Config:
     """Apply ``tools/train.py`` arguments to a config (MMAction2 semantics).
 
@@ -158,6 +176,7 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     adapt_to_device(cfg)
+    drop_timeout_without_workers(cfg)
     check_dual_sampler(cfg)
     return cfg
 
@@ -185,4 +204,5 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
     default_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
     adapt_to_device(cfg)
+    drop_timeout_without_workers(cfg)
     return cfg

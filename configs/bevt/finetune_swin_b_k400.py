@@ -65,3 +65,9 @@ default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
 
 # --auto-scale-lr base: 8 GPUs x 8 clips (the unit of batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=64)
+
+# s per batch: a decoder call hanging on one file stops the run instead of hanging it
+# (docs/reliability.md); MMAction2's base loads with 8 worker processes.
+train_dataloader = dict(timeout=600)
+val_dataloader = dict(timeout=600)
+test_dataloader = dict(timeout=600)

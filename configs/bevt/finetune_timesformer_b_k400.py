@@ -28,3 +28,9 @@ load_from = None  # set to the exported BEVT backbone checkpoint
 
 # Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint.
 default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+
+# s per batch: a decoder call hanging on one file stops the run instead of hanging it
+# (docs/reliability.md); MMAction2's base loads with 8 worker processes.
+train_dataloader = dict(timeout=600)
+val_dataloader = dict(timeout=600)
+test_dataloader = dict(timeout=600)

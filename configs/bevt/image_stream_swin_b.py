@@ -23,6 +23,7 @@ train_dataloader = dict(
     batch_size={{_base_.images_per_gpu}},
     num_workers=10,
     persistent_workers=True,
+    timeout=600,  # s per batch: a decoder call hanging on one file stops the run (docs/reliability.md)
     pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset={{_base_.image_dataset}})

@@ -87,6 +87,7 @@ train_dataloader = dict(
     batch_size=videos_per_gpu + images_per_gpu,  # one batch = the videos, then the images
     num_workers=10,
     persistent_workers=True,
+    timeout=600,  # s per batch: a decoder call hanging on one file stops the run (docs/reliability.md)
     pin_memory=True,
     sampler=dict(type='DualDatasetSampler', videos_per_gpu=videos_per_gpu,
                  images_per_gpu=images_per_gpu, image_repeat=image_repeat,

@@ -66,6 +66,7 @@ def _shrink_dataloader(loader: Dict[str, Any], ann_file: str, data_root: str) ->
     loader['batch_size'] = 2
     loader['num_workers'] = 0
     loader['persistent_workers'] = False
+    loader['timeout'] = 0
     ds = loader['dataset']
     ds['ann_file'] = ann_file
     ds['data_prefix'] = dict(video=data_root)
@@ -148,6 +149,7 @@ def shrink_bevt_config(cfg: Config, media: Dict[str, str], tokenizer_ckpt: str,
     loader = cfg.train_dataloader
     loader.num_workers = 0
     loader.persistent_workers = False
+    loader.timeout = 0
     loader.pin_memory = False
     sampler = loader.sampler
     if sampler.type == 'DualDatasetSampler':

@@ -110,6 +110,8 @@ def test_finetune_recipe_is_stock_timesformer():
             return [plain(v) for v in c]
         return c
 
+    for key in ('train_dataloader', 'test_dataloader'):  # ours bounds a hanging batch
+        assert cfg[key].pop('timeout') == 600, key
     for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_dataloader',
                 'test_dataloader', 'train_cfg'):
         assert plain(cfg[key]) == plain(stock[key]), key

@@ -167,6 +167,8 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
                                  finetune_top1=100 * label_scarce_top1(ft),
                                  pretrain_seconds=round(pretrain_s, 1)))
                 print(f'[ablation] {runs[-1]}', flush=True)
+                with open(osp.join(work_dir, 'runs_so_far.json'), 'w') as f:
+                    json.dump(runs, f, indent=1)  # an interrupted run keeps what it measured
     results = dict(settings=dict(seeds=list(seeds), iters=iters, variants=list(variants),
                                  batch={v: VARIANTS[v] for v in variants},
                                  pretrain_videos_per_set=pretrain_videos,

@@ -86,6 +86,26 @@ def _pretrain(cfg: Config) -> str:
         return f.read().strip()
 
 
+def _inflate_image_stream(ckpt: str, out: str) -> str:
+    """An image-only checkpoint as the video model the paper initializes from it.
+
+    Image-only pretraining never trains the 3D ``patch_embed`` (videos use it,
+    images use ``patch_embed_2d``); :func:`image_to_joint_checkpoint` inflates
+    the trained 2D patch embedding into it, as for the paper's image-stream
+    initialization. Without this the exported video encoder starts from a
+    random patch embedding.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from ..models.utils.checkpoint_convert import image_to_joint_checkpoint
+    cfg = Config.fromfile(PRETRAIN_CFG).model.backbone
+    sd = image_to_joint_checkpoint(CheckpointLoader.load_checkpoint(ckpt, map_location='cpu'),
+                                   window_size=tuple(cfg.window_size),
+                                   patch_size=tuple(cfg.patch_size))
+    torch.save(dict(state_dict=sd), out)
+    return out
+
+
 def _head_list(ann_file: str, out: str, n: Optional[int]) -> str:
     with open(ann_file) as f:
         lines = [line for line in f if line.strip()]
@@ -146,6 +166,8 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
                 ckpt = _pretrain(pretrain_config(variant, data_root, tokenizer, iters, seed,
                                                  osp.join(run_dir, 'pretrain'), pretrain_list,
                                                  pretrain_options))
+                if variant == 'image':
+                    ckpt = _inflate_image_stream(ckpt, osp.join(run_dir, 'inflated.pth'))
                 backbone = osp.join(run_dir, 'backbone.pth')
                 torch.save(backbone_state_dict(ckpt, (4, 4, 4))[0], backbone)
             pretrain_s = time.time() - t0

@@ -11,7 +11,7 @@ PUBLIC = {
                    'LoadImageAsClip', 'CheckVideoLength', 'SingleFrame', 'ShuffleFrames'],
     'DATA_SAMPLERS': ['DualDatasetSampler'],
     'DATASETS': ['ImageListDataset', 'RobustVideoDataset'],
-    'HOOKS': ['NonFiniteLossHook', 'RNGStateHook'],
+    'HOOKS': ['NonFiniteLossHook', 'ProbeHook', 'RNGStateHook'],
     'OPTIM_WRAPPER_CONSTRUCTORS': ['SwinLayerDecayOptimWrapperConstructor'],
     'PARAM_SCHEDULERS': ['MMCVLinearWarmupLR'],
 }

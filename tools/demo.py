@@ -10,13 +10,19 @@ doubles as a walk-through of the real workflow:
 4. export the encoder for a stock MMAction2 Swin recipe;
 5. fine-tune it on toy-spatial and toy-temporal;
 6. test both, normally and with single-frame / shuffled inputs;
-7. print one summary table (and write it to <work-dir>/summary.json).
+7. BEVT vs from scratch where labels are scarce: the k-NN and linear probes of
+   the frozen encoder vs random init (tools/analysis/probe.py), and fine-tuning
+   on 8 labeled videos per class from the BEVT encoder vs from scratch;
+8. print one summary table (and write it to <work-dir>/summary.json), and a
+   picture of masked-token accuracy and the k-NN probe over pretraining
+   (<work-dir>/pretraining.png; the probe is the config's ProbeHook).
 
 Usage:
     python tools/demo.py [--work-dir work_dirs/toy] [--data-root data/toy]
         [--backbone swin|timesformer] [--fresh]
         [--videos TRAIN VAL] [--images TRAIN VAL] [--pretrain-videos N]
         [--tokenizer-steps N] [--pretrain-epochs N] [--finetune-epochs N]
+        [--label-scarce-per-class N] [--label-scarce-epochs N] [--probe-train N]
 
 The defaults are the measured demo (README); the size options make it shorter
 or longer (the test suite runs it with a few videos and one epoch).
@@ -87,6 +93,16 @@ VIDEOS = (800, 80)
 PRETRAIN_VIDEOS = 200
 #: toy images (train, val) for the tokenizer and the image stream (make_toy_data's default).
 IMAGES = (400, 100)
+#: labeled videos per class of the label-scarce fine-tuning, and its epochs (4 iterations each)
+LABEL_SCARCE = (8, 25)
+#: labeled training videos per set of the probes (the first N of the train list, balanced)
+PROBE_TRAIN = 200
+#: the probes' clips: the pretraining clip (8 frames, interval 2, 64 px) instead of the
+#: fine-tuning configs' 16x1 at 32 px, where the frozen features lose most of what they hold
+#: (DESIGN.md section 5: toy-spatial k-NN 60.0 vs 50.0, toy-temporal 33.8 vs 27.5)
+PROBE_CLIP = ['test_dataloader.dataset.pipeline.1.clip_len=8',
+              'test_dataloader.dataset.pipeline.1.frame_interval=2',
+              'test_dataloader.dataset.pipeline.3.scale=(64,64)']
 
 
 def write_pretrain_list(data: str, per_set: int = PRETRAIN_VIDEOS) -> str:
@@ -125,6 +141,48 @@ def epoch_overrides(config: str, epochs: Optional[int]) -> List[str]:
     return opts
 
 
+def head_list(ann_file: str, out: str, n: int) -> str:
+    """The first ``n`` lines of ``ann_file`` (the toy lists are class-balanced)."""
+    with open(ann_file) as f:
+        lines = [line for line in f if line.strip()][:n]
+    with open(out, 'w') as f:
+        f.writelines(lines)
+    return out
+
+
+def val_top1(work_dir: str) -> Optional[float]:
+    """Last validation top-1 (0-1) in the newest run's ``scalars.json`` of ``work_dir``."""
+    values = [r['acc/top1'] for r in scalars(work_dir) if 'acc/top1' in r]
+    return values[-1] if values else None
+
+
+def plot_pretraining(rows: List[dict], path: str) -> Optional[str]:
+    """Masked-token accuracy (per stream) and k-NN probe top-1 (per set) over iterations."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, (acc, probe) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for key in ('acc_image', 'acc_video'):
+        pts = [(r['step'], r[key]) for r in rows if key in r]
+        if pts:
+            acc.plot(*zip(*pts), label=key.replace('acc_', '') + ' stream')
+    acc.set(title='masked-token accuracy', xlabel='iteration', ylabel='%')
+    acc.legend(fontsize=8)
+    keys = sorted({k for r in rows for k in r if k.startswith('probe/') and k.count('/') == 2})
+    for key in keys:
+        pts = [(r['step'], r[key]) for r in rows if key in r]
+        probe.plot(*zip(*pts), marker='o', label=key.split('/')[1])
+    probe.axhline(25, color='grey', lw=0.8, ls='--')
+    probe.set(title='k-NN probe (k=20, T=0.07), frozen encoder', xlabel='iteration',
+              ylabel='top-1 %')
+    if keys:
+        probe.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def data_is_current(data: str, videos: Sequence[int] = VIDEOS,
                     images: Sequence[int] = IMAGES) -> bool:
     """``data`` was made by this generator version with these counts."""
@@ -161,6 +219,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                         help="pretraining epochs (default: the config's)")
     parser.add_argument('--finetune-epochs', type=int, default=None,
                         help="fine-tuning epochs (default: the config's)")
+    parser.add_argument('--label-scarce-per-class', type=int, default=LABEL_SCARCE[0],
+                        help='labeled videos per class of the label-scarce fine-tuning')
+    parser.add_argument('--label-scarce-epochs', type=int, default=LABEL_SCARCE[1])
+    parser.add_argument('--probe-train', type=int, default=PROBE_TRAIN,
+                        help='labeled training videos per set for the probes')
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     times: Dict[str, float] = {}
@@ -190,6 +253,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                  f'train_dataloader.dataset.datasets.0.data_prefix.video={data}',
                  f'train_dataloader.dataset.datasets.1.ann_file={data}/images/train_list.txt',
                  f'train_dataloader.dataset.datasets.1.data_prefix.img={data}/images']
+    hooks = Config.fromfile(pretrain_cfg).get('custom_hooks', [])
+    overrides += [f'custom_hooks.{i}.data_root={data}' for i, h in enumerate(hooks)
+                  if h.get('type') == 'ProbeHook']
     run([PY, 'tools/train.py', pretrain_cfg, '--work-dir', pre_dir, '--cfg-options', *overrides,
          *epoch_overrides(pretrain_cfg, args.pretrain_epochs)],
         times, 'BEVT joint pretraining')
@@ -198,12 +264,18 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     run([PY, 'tools/visualize_masks.py', pretrain_cfg, '--checkpoint', pre_ckpt,
          '--out', mask_picture, '--cfg-options', *overrides], times, 'mask picture')
     rows = scalars(pre_dir)
-    summary: Dict = dict(pretraining={}, finetuning={}, seconds=times,
-                         mask_picture=mask_picture)
+    summary: Dict = dict(pretraining={}, finetuning={}, probe={}, label_scarce={},
+                         seconds=times, mask_picture=mask_picture)
     for key in ('acc_image', 'acc_video', 'loss_image', 'loss_video'):
         fl = first_last(rows, key)
         if fl:
             summary['pretraining'][key] = dict(start=round(fl[0], 3), end=round(fl[1], 3))
+    probe_rows = [r for r in rows if 'probe/knn_top1' in r]
+    if probe_rows:
+        summary['pretraining']['probe_knn_top1'] = {
+            k.split('/')[1]: dict(start=round(probe_rows[0][k], 2), end=round(probe_rows[-1][k], 2))
+            for k in probe_rows[0] if k.startswith('probe/') and k.count('/') == 2}
+    summary['pretraining_picture'] = plot_pretraining(rows, osp.join(work, 'pretraining.png'))
 
     if args.backbone == 'swin':
         backbone = osp.join(work, 'pretrain', 'bevt_backbone.pth')
@@ -232,6 +304,37 @@ def main(argv: Optional[List[str]] = None) -> Dict:
             summary['finetuning'][kind] = {
                 s: round(r['top1'], 4) for s, r in results['settings'].items()
                 if r.get('top1') is not None}
+
+            # where labels are scarce: frozen-encoder probes and few-label fine-tuning
+            lists = osp.join(work, 'lists')
+            os.makedirs(lists, exist_ok=True)
+            probe_out = osp.join(work, f'probe_{kind}')
+            run([PY, 'tools/analysis/probe.py', cfg, pre_ckpt, '--random-init',
+                 '--train-list', head_list(f'{data}/{kind}/train_list.txt',
+                                           osp.join(lists, f'{kind}_probe_train.txt'),
+                                           args.probe_train),
+                 '--val-list', f'{data}/{kind}/val_list.txt', '--data-prefix', f'{data}/{kind}',
+                 '--out-dir', probe_out, '--cfg-options', *PROBE_CLIP], times,
+                f'probe toy-{kind} (BEVT vs random init)')
+            with open(osp.join(probe_out, 'probe.json')) as f:
+                rand, bevt = json.load(f)['results']
+            summary['probe'][kind] = {
+                name: dict(knn_top1=round(r['knn_top1'], 2), linear_top1=round(r['linear_top1'], 2))
+                for name, r in (('bevt', bevt), ('random', rand))}
+            from bevt_mm.analysis.label_scarce import few_per_class
+            n = args.label_scarce_per_class
+            scarce = few_per_class(f'{data}/{kind}/train_list.txt',
+                                   osp.join(lists, f'{kind}_{n}_per_class.txt'), n)
+            scarce_opts = [f'train_dataloader.dataset.ann_file={scarce}', *data_opts[1:],
+                           *epoch_overrides(cfg, args.label_scarce_epochs),
+                           'default_hooks.checkpoint.interval=1000']
+            summary['label_scarce'][kind] = dict(per_class=n)
+            for name, weights in (('bevt', backbone), ('scratch', None)):
+                ls_dir = osp.join(work, f'label_scarce_{kind}_{name}')
+                run([PY, 'tools/train.py', cfg, '--work-dir', ls_dir, '--cfg-options',
+                     f'model.backbone.pretrained={weights}', *scarce_opts], times,
+                    f'fine-tune toy-{kind} on {n} videos per class ({name})')
+                summary['label_scarce'][kind][name] = val_top1(ls_dir)
     summary['total_seconds'] = round(time.time() - start, 1)
     with open(osp.join(work, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
@@ -246,8 +349,12 @@ def print_summary(summary: Dict) -> None:
     print('Pretraining, masked positions only (start: mean of the first logged window, '
           'end: of the last 10)')
     for key, v in summary['pretraining'].items():
+        if key == 'probe_knn_top1':
+            continue
         unit = ' %' if key.startswith('acc') else ''
         print(f'  {key:<12} start {v["start"]:>8.3f}{unit}   end {v["end"]:>8.3f}{unit}')
+    for kind, v in summary['pretraining'].get('probe_knn_top1', {}).items():
+        print(f'  k-NN probe {kind:<14} start {v["start"]:>6.1f} %   end {v["end"]:>6.1f} %')
     if summary['finetuning']:
         print('Fine-tuned top-1 on the val split')
         print(f'  {"set":<16}{"normal":>10}{"single-frame":>15}{"shuffled":>12}')
@@ -256,6 +363,23 @@ def print_summary(summary: Dict) -> None:
             text = ''.join(f'{c:>{w}.3f}' if c is not None else f'{"-":>{w}}'
                            for c, w in zip(cells, (10, 15, 12)))
             print(f'  {"toy-" + kind:<16}{text}')
+    if summary.get('probe'):
+        print('Frozen encoder, k-NN (k=20, T=0.07) / linear-probe top-1 % on the val split '
+              '(8x2 clips at 64 px)')
+        for kind, res in summary['probe'].items():
+            b, r = res['bevt'], res['random']
+            print(f'  {"toy-" + kind:<16} BEVT {b["knn_top1"]:5.1f} / {b["linear_top1"]:5.1f}'
+                  f'   random init {r["knn_top1"]:5.1f} / {r["linear_top1"]:5.1f}')
+    if summary.get('label_scarce'):
+        first = next(iter(summary['label_scarce'].values()))
+        print(f'Fine-tuned on {first["per_class"]} labeled videos per class, top-1 on the val split')
+        for kind, res in summary['label_scarce'].items():
+            cells = [f'{res.get(k):.3f}' if res.get(k) is not None else '-'
+                     for k in ('bevt', 'scratch')]
+            print(f'  {"toy-" + kind:<16} from BEVT {cells[0]:>7}   from scratch {cells[1]:>7}')
+    if summary.get('pretraining_picture'):
+        print(f'Masked-token accuracy and k-NN probe over pretraining: '
+              f'{summary["pretraining_picture"]}')
     if summary.get('mask_picture'):
         print(f'Masks and predicted tokens: {summary["mask_picture"]}')
     steps = ', '.join(f'{k} {v:.0f}s' for k, v in summary['seconds'].items())

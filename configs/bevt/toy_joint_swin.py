@@ -103,6 +103,27 @@ param_scheduler = [
 # --auto-scale-lr base: the toy's one process x 12 samples (the unit of batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=videos_per_gpu + images_per_gpu)
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=1, max_keep_ckpts=2))
+# k-NN probe of the encoder (k=20, T=0.07 as DINO) on the first 96 train / 48 val videos of both
+# labeled toy sets, at the start and after every epoch; logs probe/knn_top1 and
+# probe/toy_spatial/knn_top1, probe/toy_temporal/knn_top1 (%) to the log and scalars.json.
+# Clips as in pretraining (8 frames, interval 2, 64 px), deterministic.
+probe_pipeline = [
+    dict(type='DecordInit', io_backend='disk'),
+    dict(type='SampleFrames', clip_len=num_frames, frame_interval=2, num_clips=1,
+         test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+probe_set = dict(train='train_list.txt', val='val_list.txt', num_train=96, num_val=48)
+custom_hooks = [
+    dict(type='NonFiniteLossHook'),
+    dict(type='RNGStateHook'),
+    dict(type='ProbeHook', data_root=data_root, pipeline=probe_pipeline, interval=1,
+         at_start=True, sets=dict(toy_spatial=dict(probe_set, data_prefix='spatial'),
+                                  toy_temporal=dict(probe_set, data_prefix='temporal'))),
+]
 log_processor = dict(window_size=10)
 randomness = dict(seed=0)
 work_dir = 'work_dirs/toy/pretrain'

@@ -159,6 +159,14 @@ def shrink_bevt_config(cfg: Config, media: Dict[str, str], tokenizer_ckpt: str,
     else:
         loader.batch_size = 2
     _shrink_dataset(loader.dataset, media)
+    for hook in cfg.get('custom_hooks', []):
+        if hook.get('type') == 'ProbeHook':  # probe the test videos (train = val), small clips
+            hook.update(data_root='', at_start=False, batch_size=2,
+                        pipeline=[_shrink_transform(t) for t in hook.get('pipeline') or []]
+                        or None)
+            hook.pop('sets')  # (ConfigDict.update would merge the old sets in)
+            hook['sets'] = dict(toy=dict(data_prefix=media['video_root'],
+                                         train=media['video_list'], val=media['video_list']))
     cfg.train_cfg.max_epochs = 1
     cfg.default_hooks.logger.interval = 1
     adapt_to_device(cfg)

@@ -1,4 +1,5 @@
 from .non_finite_loss import NonFiniteLossHook
+from .probe_hook import ProbeHook
 from .rng_state import RNGStateHook
 
-__all__ = ['NonFiniteLossHook', 'RNGStateHook']
+__all__ = ['NonFiniteLossHook', 'ProbeHook', 'RNGStateHook']

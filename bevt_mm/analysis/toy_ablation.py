@@ -1,0 +1,264 @@
+"""The BEVT stream ablation (paper Table 1: image only, video only (BEVT-V), joint) at toy size.
+
+Each variant pretrains ``configs/bevt/toy_joint_swin.py`` for the same number
+of optimizer updates with another batch composition of the
+``DualDatasetSampler`` (joint: 4 videos + 8 images per step; video only: 4
+videos; image only: 8 images), plus ``random`` (no pretraining). Every
+encoder is evaluated on toy-spatial and toy-temporal by
+
+* the k-NN and linear probes (:mod:`bevt_mm.analysis.probe`) on frozen
+  features of the pretraining clips (8 frames, interval 2, 64 px), and
+* label-scarce fine-tuning (:mod:`bevt_mm.analysis.label_scarce`):
+  the toy fine-tuning recipe on ``per_class`` labeled videos per class,
+
+for each seed; the table gives the mean and the sample standard deviation
+over seeds.
+"""
+import copy
+import json
+import os
+import os.path as osp
+import statistics
+import time
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.config import Config
+
+from .label_scarce import few_per_class, finetune_config, label_scarce_top1
+from .probe.encoder import backbone_state_dict
+from .probe.run import run_probe
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PRETRAIN_CFG = osp.join(ROOT, 'configs', 'bevt', 'toy_joint_swin.py')
+FINETUNE_CFG = osp.join(ROOT, 'configs', 'bevt', 'toy_finetune_swin_{}.py')
+SETS = ('spatial', 'temporal')
+#: (videos, images) per optimizer update of each variant (joint = toy_joint_swin.py's 4 + 8)
+VARIANTS = dict(image=(0, 8), video=(4, 0), joint=(4, 8), random=None)
+#: the pretraining clip: toy_joint_swin.py's 8 frames, interval 2, at 64 px, deterministic
+PRETRAIN_CLIP = [
+    dict(type='DecordInit', io_backend='disk'),
+    dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1, test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(64, 64), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+
+
+def pretrain_config(variant: str, data_root: str, tokenizer: str, iters: int, seed: int,
+                    work_dir: str, pretrain_list: str, cfg_options: Optional[dict] = None
+                    ) -> Config:
+    """toy_joint_swin.py as ``variant`` for ``iters`` updates (warm-up 10 %, then cosine)."""
+    videos, images = VARIANTS[variant]
+    cfg = Config.fromfile(PRETRAIN_CFG)
+    cfg.work_dir = work_dir
+    cfg.model.target_generator.checkpoint = tokenizer
+    vds, ids = cfg.train_dataloader.dataset.datasets
+    vds.update(ann_file=pretrain_list, data_prefix=dict(video=data_root))
+    ids.update(ann_file=osp.join(data_root, 'images', 'train_list.txt'),
+               data_prefix=dict(img=osp.join(data_root, 'images')))
+    cfg.train_dataloader.sampler.update(videos_per_gpu=videos, images_per_gpu=images,
+                                        epoch_length='max')
+    cfg.train_dataloader.update(batch_size=videos + images, num_workers=0,
+                                persistent_workers=False)
+    cfg.train_cfg = dict(type='ResumableIterBasedTrainLoop', max_iters=iters)
+    warm = max(1, iters // 10)
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=warm),
+        dict(type='CosineAnnealingLR', T_max=iters - warm, eta_min=0, by_epoch=False,
+             begin=warm, end=iters)]
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=iters,
+                                        max_keep_ckpts=1)
+    cfg.log_processor = dict(type='LogProcessor', window_size=10, by_epoch=False)
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'ProbeHook']
+    cfg.randomness = dict(seed=seed)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _pretrain(cfg: Config) -> str:
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    with open(osp.join(cfg.work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def _inflate_image_stream(ckpt: str, out: str) -> str:
+    """An image-only checkpoint as the video model the paper initializes from it.
+
+    Image-only pretraining never trains the 3D ``patch_embed`` (videos use it,
+    images use ``patch_embed_2d``); :func:`image_to_joint_checkpoint` inflates
+    the trained 2D patch embedding into it, as for the paper's image-stream
+    initialization. Without this the exported video encoder starts from a
+    random patch embedding.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from ..models.utils.checkpoint_convert import image_to_joint_checkpoint
+    cfg = Config.fromfile(PRETRAIN_CFG).model.backbone
+    sd = image_to_joint_checkpoint(CheckpointLoader.load_checkpoint(ckpt, map_location='cpu'),
+                                   window_size=tuple(cfg.window_size),
+                                   patch_size=tuple(cfg.patch_size))
+    torch.save(dict(state_dict=sd), out)
+    return out
+
+
+def _head_list(ann_file: str, out: str, n: Optional[int]) -> str:
+    with open(ann_file) as f:
+        lines = [line for line in f if line.strip()]
+    with open(out, 'w') as f:
+        f.writelines(lines[:n] if n else lines)
+    return out
+
+
+def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[int] = (0, 1, 2),
+                 iters: int = 400, variants: Sequence[str] = tuple(VARIANTS),
+                 pretrain_videos: int = 200, probe_train: int = 200, per_class: int = 8,
+                 finetune_epochs: int = 25, pretrain_options: Optional[dict] = None,
+                 finetune_options: Optional[dict] = None) -> Dict:
+    """Pretrain every variant with every seed, probe and fine-tune; write results.
+
+    Args:
+        data_root (str): ``tools/make_toy_data.py`` output (images, spatial, temporal).
+        work_dir (str): Where runs, ``results.json``, ``table.md`` and ``ablation.png`` go.
+        tokenizer (str): The toy VQ-VAE weights (``tools/train_tokenizer.py --preset toy``).
+        seeds (Sequence[int]): Seeds (pretraining, random init, fine-tuning).
+        iters (int): Optimizer updates of every pretraining variant.
+        variants (Sequence[str]): Subset of :data:`VARIANTS`.
+        pretrain_videos (int): Training videos per set in the (unlabeled) pretraining list.
+        probe_train (int): Labeled training videos per set for the probes (first N).
+        per_class (int): Labeled videos per class for label-scarce fine-tuning.
+        finetune_epochs (int): Epochs of label-scarce fine-tuning.
+        pretrain_options, finetune_options (dict, optional): Config overrides.
+
+    Returns:
+        dict: ``runs`` (one row per variant, seed and set) and ``table``.
+    """
+    import bevt_mm  # noqa: F401
+    os.makedirs(work_dir, exist_ok=True)
+    lists = osp.join(work_dir, 'lists')
+    os.makedirs(lists, exist_ok=True)
+    pretrain_list = osp.join(lists, 'pretrain_videos.txt')
+    with open(pretrain_list, 'w') as out:
+        for kind in SETS:
+            with open(osp.join(data_root, kind, 'train_list.txt')) as f:
+                rows = [line for line in f if line.strip()][:pretrain_videos]
+            out.writelines(f'{kind}/{line}' for line in rows)
+    labeled = {}
+    for kind in SETS:
+        train = osp.join(data_root, kind, 'train_list.txt')
+        labeled[kind] = dict(
+            probe=_head_list(train, osp.join(lists, f'{kind}_probe_train.txt'), probe_train),
+            scarce=few_per_class(train, osp.join(lists, f'{kind}_{per_class}_per_class.txt'),
+                                 per_class),
+            val=osp.join(data_root, kind, 'val_list.txt'), prefix=osp.join(data_root, kind))
+    runs: List[Dict] = []
+    start = time.time()
+    for seed in seeds:
+        for variant in variants:
+            run_dir = osp.join(work_dir, f'{variant}_seed{seed}')
+            ckpt, backbone = None, None
+            t0 = time.time()
+            if VARIANTS[variant] is not None:
+                ckpt = _pretrain(pretrain_config(variant, data_root, tokenizer, iters, seed,
+                                                 osp.join(run_dir, 'pretrain'), pretrain_list,
+                                                 pretrain_options))
+                if variant == 'image':
+                    ckpt = _inflate_image_stream(ckpt, osp.join(run_dir, 'inflated.pth'))
+                backbone = osp.join(run_dir, 'backbone.pth')
+                torch.save(backbone_state_dict(ckpt, (4, 4, 4))[0], backbone)
+            pretrain_s = time.time() - t0
+            for kind in SETS:
+                probe_cfg = Config.fromfile(FINETUNE_CFG.format(kind))
+                probe_cfg.test_dataloader.dataset.pipeline = copy.deepcopy(PRETRAIN_CLIP)
+                report = run_probe(probe_cfg, [ckpt], labeled[kind]['probe'],
+                                   labeled[kind]['val'], labeled[kind]['prefix'], seed=seed,
+                                   out_dir=osp.join(run_dir, f'probe_{kind}'), progress=False)
+                ft = finetune_config(FINETUNE_CFG.format(kind), labeled[kind]['scarce'],
+                                     labeled[kind]['val'], labeled[kind]['prefix'],
+                                     osp.join(run_dir, f'finetune_{kind}'), backbone,
+                                     finetune_epochs, seed)
+                if finetune_options:
+                    ft.merge_from_dict(finetune_options)
+                r = report['results'][0]
+                runs.append(dict(variant=variant, seed=seed, set=kind, knn_top1=r['knn_top1'],
+                                 linear_top1=r['linear_top1'],
+                                 finetune_top1=100 * label_scarce_top1(ft),
+                                 pretrain_seconds=round(pretrain_s, 1)))
+                print(f'[ablation] {runs[-1]}', flush=True)
+                with open(osp.join(work_dir, 'runs_so_far.json'), 'w') as f:
+                    json.dump(runs, f, indent=1)  # an interrupted run keeps what it measured
+    results = dict(settings=dict(seeds=list(seeds), iters=iters, variants=list(variants),
+                                 batch={v: VARIANTS[v] for v in variants},
+                                 pretrain_videos_per_set=pretrain_videos,
+                                 probe_train_per_set=probe_train, per_class=per_class,
+                                 finetune_epochs=finetune_epochs, knn=dict(k=20, T=0.07)),
+                   runs=runs, seconds=round(time.time() - start, 1))
+    results['table'] = format_table(results)
+    with open(osp.join(work_dir, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=2)
+    with open(osp.join(work_dir, 'table.md'), 'w') as f:
+        f.write(results['table'] + '\n')
+    results['plot'] = plot_ablation(results, osp.join(work_dir, 'ablation.png'))
+    return results
+
+
+METRICS = (('knn_top1', 'k-NN'), ('linear_top1', 'linear'), ('finetune_top1', 'fine-tune'))
+
+
+def summary(results: Dict) -> Dict:
+    """``{(variant, set, metric): (mean, sd)}`` over seeds (sd 0 for one seed)."""
+    out = {}
+    for variant in results['settings']['variants']:
+        for kind in SETS:
+            rows = [r for r in results['runs'] if r['variant'] == variant and r['set'] == kind]
+            for key, _ in METRICS:
+                vals = [r[key] for r in rows]
+                if vals:
+                    out[variant, kind, key] = (statistics.mean(vals),
+                                               statistics.stdev(vals) if len(vals) > 1 else 0.0)
+    return out
+
+
+def format_table(results: Dict) -> str:
+    """Markdown: variant x (set, metric), ``mean ± sd`` top-1 (%)."""
+    stats = summary(results)
+    head = ['variant'] + [f'{kind} {name}' for kind in SETS for _, name in METRICS]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for variant in results['settings']['variants']:
+        cells = [variant]
+        for kind in SETS:
+            for key, _ in METRICS:
+                m = stats.get((variant, kind, key))
+                cells.append('-' if m is None else f'{m[0]:.1f} ± {m[1]:.1f}')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def plot_ablation(results: Dict, path: str) -> str:
+    """Grouped bars (mean, sd error bars) per set and metric."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    stats = summary(results)
+    variants = results['settings']['variants']
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    width = 0.8 / len(variants)
+    for ax, kind in zip(axes, SETS):
+        for i, variant in enumerate(variants):
+            means = [stats.get((variant, kind, k), (0, 0))[0] for k, _ in METRICS]
+            sds = [stats.get((variant, kind, k), (0, 0))[1] for k, _ in METRICS]
+            xs = [j + (i - (len(variants) - 1) / 2) * width for j in range(len(METRICS))]
+            ax.bar(xs, means, width, yerr=sds, capsize=2, label=variant)
+        ax.set_xticks(range(len(METRICS)), [n for _, n in METRICS])
+        ax.axhline(25, color='grey', lw=0.8, ls='--')
+        ax.set_title(f'toy-{kind}')
+    axes[0].set_ylabel('top-1 (%)')
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -35,7 +35,13 @@ def test_toy_run_with_truncated_audio_only_and_16bit_files(tmp_path, rel_media, 
     media.update(video_list=video_list, video_root=video_root, image_list=image_list,
                  image_root=image_root)
     work_dir, config = str(tmp_path / 'work'), str(tmp_path / 'toy.py')
-    toy_run.toy_config(media, rel_tokenizer, work_dir, config, max_iters=3, ckpt_interval=3)
+    cfg = toy_run.toy_config(media, rel_tokenizer, work_dir, config, max_iters=3,
+                             ckpt_interval=3)
+    for hook in cfg.custom_hooks:  # the labeled probe set is its own (clean) list, as in
+        if hook.type == 'ProbeHook':  # toy_joint_swin.py; a bad probe file: test_probe.py
+            hook.sets.toy.update(data_prefix=rel_media['video_root'],
+                                 train=rel_media['video_list'], val=rel_media['video_list'])
+    cfg.dump(config)
     proc = toy_run.run(toy_run.train_cmd(config), timeout=240)
     log = proc.stdout + proc.stderr
     assert sorted(toy_run.losses_by_iter(work_dir)) == [1, 2, 3]  # training finished

@@ -18,7 +18,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.utils import ProgressBar
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 #: maps a collated batch (``inputs`` list, ``data_samples`` list) to ``(N, C)`` features
 Encoder = Callable[[Dict], Tensor]
@@ -27,6 +27,12 @@ Encoder = Callable[[Dict], Tensor]
 def build_probe_loader(dataset: Dict, batch_size: int = 8) -> DataLoader:
     """A sequential, worker-free loader over an MMAction2 dataset config.
 
+    A ``VideoDataset`` is built as ``RobustVideoDataset``, and unreadable
+    clips (truncated downloads, files without a video stream ...) are left
+    out of the features, warned about once per file and counted
+    (``loader.dataset.dataset.num_failed``), as in training; a probe set with
+    a bad file must not stop a pretraining run at its probe step.
+
     Args:
         dataset (dict): Dataset config (``type``, ``ann_file``,
             ``data_prefix``, ``pipeline``; optional ``indices`` to take the
@@ -34,14 +40,40 @@ def build_probe_loader(dataset: Dict, batch_size: int = 8) -> DataLoader:
         batch_size (int): Samples per forward pass.
 
     Returns:
-        DataLoader: No shuffling, no workers, mmengine's ``pseudo_collate``.
+        DataLoader: No shuffling, no workers, mmengine's ``pseudo_collate`` of
+        the readable samples of each batch.
     """
     from mmaction.registry import DATASETS
-    dataset = DATASETS.build(copy.deepcopy(dataset))
+
+    from ...datasets.robust import RobustLoadingMixin
+    cfg = copy.deepcopy(dataset)
+    if cfg.get('type') == 'VideoDataset':
+        cfg['type'] = 'RobustVideoDataset'
+    dataset = DATASETS.build(cfg)
     if len(dataset) == 0:
         raise ValueError(f'probe dataset {getattr(dataset, "ann_file", dataset)!r} is empty')
+    if isinstance(dataset, RobustLoadingMixin):
+        dataset = _ReadableSamples(dataset)
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0,
-                      collate_fn=pseudo_collate)
+                      collate_fn=_collate_readable)
+
+
+class _ReadableSamples(Dataset):
+    """Sample ``i`` of a robust dataset, or None where its file is unreadable."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, idx: int):
+        return self.dataset.prepare_data(idx)  # None on a file fault (logged, counted)
+
+
+def _collate_readable(batch):
+    readable = [s for s in batch if s is not None]
+    return pseudo_collate(readable) if readable else {}
 
 
 def pool(x: Tensor) -> Tensor:
@@ -111,6 +143,8 @@ def extract_features(encode: Encoder, loader: DataLoader,
     bar = ProgressBar(len(loader.dataset)) if progress else None
     feats, labels = [], []
     for batch in loader:
+        if not batch:  # every clip of the batch was unreadable
+            continue
         feats.append(encode(batch).float().cpu())
         labels.append(_labels(batch))
         if bar is not None:

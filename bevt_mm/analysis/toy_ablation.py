@@ -27,6 +27,7 @@ from mmengine.config import Config
 
 from .label_scarce import few_per_class, finetune_config, label_scarce_top1
 from .probe.encoder import backbone_state_dict
+from .probe.features import TOY_PRETRAIN_CLIP
 from .probe.run import run_probe
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -35,15 +36,6 @@ FINETUNE_CFG = osp.join(ROOT, 'configs', 'bevt', 'toy_finetune_swin_{}.py')
 SETS = ('spatial', 'temporal')
 #: (videos, images) per optimizer update of each variant (joint = toy_joint_swin.py's 4 + 8)
 VARIANTS = dict(image=(0, 8), video=(4, 0), joint=(4, 8), random=None)
-#: the pretraining clip: toy_joint_swin.py's 8 frames, interval 2, at 64 px, deterministic
-PRETRAIN_CLIP = [
-    dict(type='DecordInit', io_backend='disk'),
-    dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1, test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(64, 64), keep_ratio=False),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs'),
-]
 
 
 def pretrain_config(variant: str, data_root: str, tokenizer: str, iters: int, seed: int,
@@ -173,7 +165,7 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
             pretrain_s = time.time() - t0
             for kind in SETS:
                 probe_cfg = Config.fromfile(FINETUNE_CFG.format(kind))
-                probe_cfg.test_dataloader.dataset.pipeline = copy.deepcopy(PRETRAIN_CLIP)
+                probe_cfg.test_dataloader.dataset.pipeline = copy.deepcopy(TOY_PRETRAIN_CLIP)
                 report = run_probe(probe_cfg, [ckpt], labeled[kind]['probe'],
                                    labeled[kind]['val'], labeled[kind]['prefix'], seed=seed,
                                    out_dir=osp.join(run_dir, f'probe_{kind}'), progress=False)

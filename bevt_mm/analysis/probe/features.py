@@ -20,6 +20,17 @@ from mmengine.utils import ProgressBar
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+#: the clips the toy pretraining sees (toy_joint_swin.py: 8 frames, interval 2, 64 px),
+#: deterministic: the default probe pipeline of ProbeHook and of the toy ablation
+TOY_PRETRAIN_CLIP = [
+    dict(type='DecordInit', io_backend='disk'),
+    dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1, test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(64, 64), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+
 #: maps a collated batch (``inputs`` list, ``data_samples`` list) to ``(N, C)`` features
 Encoder = Callable[[Dict], Tensor]
 

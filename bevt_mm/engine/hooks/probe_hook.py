@@ -29,20 +29,11 @@ from mmengine.model import is_model_wrapper
 
 from mmaction.registry import HOOKS
 
-from ...analysis.probe.features import (bevt_features, build_probe_loader, extract_features,
-                                        recognizer_features)
+from ...analysis.probe.features import (TOY_PRETRAIN_CLIP, bevt_features, build_probe_loader,
+                                        extract_features, recognizer_features)
 from ...analysis.probe.knn import DEFAULT_K, DEFAULT_TEMPERATURE, knn_top1
 from .rng_state import get_rng_state, set_rng_state
 
-#: clips the toy pretraining sees (8 frames, interval 2, 64 px), deterministic
-DEFAULT_PIPELINE = [
-    dict(type='DecordInit', io_backend='disk'),
-    dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1, test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(64, 64), keep_ratio=False),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs'),
-]
 
 
 @HOOKS.register_module()
@@ -57,7 +48,7 @@ class ProbeHook(Hook):
             (the toy lists are class-balanced in every prefix).
         data_root (str): Folder the set paths are relative to. Defaults to ''.
         pipeline (list[dict]): Test pipeline of the clips (deterministic);
-            defaults to :data:`DEFAULT_PIPELINE`.
+            defaults to :data:`~bevt_mm.analysis.probe.features.TOY_PRETRAIN_CLIP`.
         interval (int): Probe every ``interval`` epochs (iterations).
         by_epoch (bool): Count epochs (True) or iterations.
         at_start (bool): Also probe before the first iteration of a fresh
@@ -82,7 +73,7 @@ class ProbeHook(Hook):
             raise ValueError(f'ProbeHook interval must be >= 1, got {interval}')
         self.sets = sets
         self.data_root = data_root
-        self.pipeline = list(pipeline or DEFAULT_PIPELINE)
+        self.pipeline = list(pipeline or TOY_PRETRAIN_CLIP)
         self.interval = interval
         self.by_epoch = by_epoch
         self.at_start = at_start

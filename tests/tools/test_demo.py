@@ -23,7 +23,7 @@ def test_demo_runs_every_step_and_prints_the_summary(tmp_path, capsys):
     summary = demo.main(['--work-dir', work, '--data-root', data, '--videos', '8', '4',
                          '--images', '16', '4', '--pretrain-videos', '4',
                          '--tokenizer-steps', '4', '--pretrain-epochs', '1',
-                         '--finetune-epochs', '1', '--label-scarce-per-class', '1',
+                         '--finetune-epochs', '1', '--transfer', '--label-scarce-per-class', '1',
                          '--label-scarce-epochs', '1', '--probe-train', '8'])
     out = capsys.readouterr().out
 

@@ -9,7 +9,7 @@ import copy
 import os
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -67,6 +67,32 @@ def finetune_config(config: str, train_list: str, val_list: str, data_prefix: st
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=10)
     cfg.randomness = dict(seed=seed)
+    return cfg
+
+
+def set_clip(cfg: Config, clip_len: int, frame_interval: int, size: Tuple[int, int]) -> Config:
+    """Make every pipeline of a recognizer config sample ``clip_len`` x ``frame_interval`` at ``size``.
+
+    Updates ``SampleFrames`` (clip length, interval) and ``Resize`` (``scale``)
+    of the train, val and test pipelines in place, e.g. to fine-tune at the
+    clip the encoder was pretrained on.
+
+    Raises:
+        ValueError: When a pipeline lacks ``SampleFrames`` or ``Resize``.
+    """
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if not cfg.get(key):
+            continue
+        pipeline = cfg[key].dataset.pipeline
+        kinds = {t['type'] for t in pipeline}
+        if not {'SampleFrames', 'Resize'} <= kinds:
+            raise ValueError(f'{key}.dataset.pipeline needs SampleFrames and Resize to set the '
+                             f'clip, has {sorted(kinds)}')
+        for t in pipeline:
+            if t['type'] == 'SampleFrames':
+                t.update(clip_len=clip_len, frame_interval=frame_interval)
+            elif t['type'] == 'Resize':
+                t.update(scale=tuple(size), keep_ratio=False)
     return cfg
 
 

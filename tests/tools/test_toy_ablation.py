@@ -4,7 +4,6 @@ import json
 import os.path as osp
 
 import pytest
-import torch
 from PIL import Image
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -19,25 +18,13 @@ def _tool():
 
 
 @pytest.fixture(scope='module')
-def tiny_toy(tmp_path_factory):
+def tiny_toy(tmp_path_factory, random_toy_tokenizer):
     """Toy data (8 train / 4 val videos per set, 16 images) and random toy-tokenizer weights."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    import bevt_mm  # noqa: F401
     from bevt_mm.datasets.toy import make_toy_data
-    from mmaction.registry import MODELS
     root = tmp_path_factory.mktemp('ablation')
     make_toy_data(str(root / 'data'), num_images=(16, 0), num_spatial=(8, 4),
                   num_temporal=(8, 4), photo_fraction=0.0)
-    init_default_scope('mmaction')
-    tok = Config.fromfile(osp.join(REPO, 'configs', 'bevt', 'toy_joint_swin.py'))
-    tok = dict(tok.model.target_generator)
-    tok.pop('checkpoint')
-    torch.manual_seed(0)
-    path = str(root / 'tok.pth')
-    torch.save({'state_dict': MODELS.build(dict(tok, random_init=True)).state_dict()}, path)
-    return root, path
+    return root, random_toy_tokenizer
 
 
 def test_toy_ablation_runs_every_variant_and_writes_table_and_plot(tiny_toy):
@@ -66,3 +53,14 @@ def test_toy_ablation_runs_every_variant_and_writes_table_and_plot(tiny_toy):
     for variant in ('image', 'video', 'joint', 'random'):
         assert f'| {variant} |' in table
     assert Image.open(osp.join(work, 'ablation.png')).size[0] > 0
+
+
+def test_a_finished_pretraining_is_reused_not_repeated(tmp_path):
+    """A rerun in the same work dir (e.g. after an interruption) reuses iter_<iters>.pth."""
+    from bevt_mm.analysis.toy_ablation import _pretrain, pretrain_config
+    cfg = pretrain_config('joint', str(tmp_path / 'data'), 'tok.pth', 7, 0,
+                          str(tmp_path / 'pretrain'), 'list.txt')
+    (tmp_path / 'pretrain').mkdir()
+    done = tmp_path / 'pretrain' / 'iter_7.pth'
+    done.write_bytes(b'')
+    assert _pretrain(cfg) == str(done)  # no Runner built: the data and tokenizer do not exist

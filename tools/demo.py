@@ -10,20 +10,21 @@ doubles as a walk-through of the real workflow:
 4. export the encoder for a stock MMAction2 Swin recipe;
 5. fine-tune it on toy-spatial and toy-temporal;
 6. test both, normally and with single-frame / shuffled inputs;
-7. with --transfer only (about 3 more minutes): BEVT vs from scratch where
-   labels are scarce: the k-NN and linear probes of the frozen encoder vs
-   random init (tools/analysis/probe.py), and fine-tuning on 8 labeled videos
-   per class from the BEVT encoder vs from scratch;
+7. BEVT vs from scratch where labels are scarce: fine-tuning on 8 labeled
+   videos per class from the BEVT encoder vs from scratch, for both sets
+   (``--no-transfer`` skips it);
 8. print one summary table (and write it to <work-dir>/summary.json), and a
    picture of masked-token accuracy and the k-NN probe over pretraining
-   (<work-dir>/pretraining.png; the probe is the config's ProbeHook).
+   (<work-dir>/pretraining.png). The probe is the pretraining config's
+   ProbeHook: its value before the first iteration is the random-init encoder,
+   its last value the BEVT encoder (``probe.<set>.random`` / ``.bevt``).
 
 Usage:
     python tools/demo.py [--work-dir work_dirs/toy] [--data-root data/toy]
         [--backbone swin|timesformer] [--fresh]
         [--videos TRAIN VAL] [--images TRAIN VAL] [--pretrain-videos N]
         [--tokenizer-steps N] [--pretrain-epochs N] [--finetune-epochs N]
-        [--transfer [--label-scarce-per-class N] [--label-scarce-epochs N] [--probe-train N]]
+        [--no-transfer] [--label-scarce-per-class N] [--label-scarce-epochs N]
 
 The defaults are the measured demo (README); the size options make it shorter
 or longer (the test suite runs it with a few videos and one epoch).
@@ -96,16 +97,6 @@ PRETRAIN_VIDEOS = 200
 IMAGES = (400, 100)
 #: labeled videos per class of the label-scarce fine-tuning, and its epochs (4 iterations each)
 LABEL_SCARCE = (8, 25)
-#: labeled training videos per set of the probes (the first N of the train list, balanced)
-PROBE_TRAIN = 200
-#: the probes' clips: the pretraining clip (8 frames, interval 2, 64 px) instead of the
-#: fine-tuning configs' 16x1 at 32 px, where the frozen features lose most of what they hold
-#: (DESIGN.md section 5: toy-spatial k-NN 60.0 vs 50.0, toy-temporal 33.8 vs 27.5)
-PROBE_CLIP = ['test_dataloader.dataset.pipeline.1.clip_len=8',
-              'test_dataloader.dataset.pipeline.1.frame_interval=2',
-              'test_dataloader.dataset.pipeline.3.scale=(64,64)']
-
-
 def write_pretrain_list(data: str, per_set: int = PRETRAIN_VIDEOS) -> str:
     """The first ``per_set`` train videos of both toy video sets in one list (labels unused)."""
     path = osp.join(data, 'pretrain_videos.txt')
@@ -115,6 +106,22 @@ def write_pretrain_list(data: str, per_set: int = PRETRAIN_VIDEOS) -> str:
                 lines = [line for line in f if line.strip()][:per_set]
             out.writelines(f'{kind}/{line}' for line in lines)
     return path
+
+
+def clip_overrides(config: str, clip_len: int, frame_interval: int, size: Sequence[int]
+                   ) -> List[str]:
+    """``--cfg-options`` that make every pipeline of ``config`` take ``clip_len`` x
+    ``frame_interval`` clips at ``size`` (its ``SampleFrames`` and ``Resize``)."""
+    cfg = Config.fromfile(config)
+    opts = []
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for i, t in enumerate(cfg[key].dataset.pipeline):
+            where = f'{key}.dataset.pipeline.{i}'
+            if t['type'] == 'SampleFrames':
+                opts += [f'{where}.clip_len={clip_len}', f'{where}.frame_interval={frame_interval}']
+            elif t['type'] == 'Resize':
+                opts.append(f'{where}.scale=({size[0]},{size[1]})')
+    return opts
 
 
 def epoch_overrides(config: str, epochs: Optional[int]) -> List[str]:
@@ -140,15 +147,6 @@ def epoch_overrides(config: str, epochs: Optional[int]) -> List[str]:
             if 'T_max' in sched:
                 opts.append(f'param_scheduler.{i}.T_max={epochs - begin}')
     return opts
-
-
-def head_list(ann_file: str, out: str, n: int) -> str:
-    """The first ``n`` lines of ``ann_file`` (the toy lists are class-balanced)."""
-    with open(ann_file) as f:
-        lines = [line for line in f if line.strip()][:n]
-    with open(out, 'w') as f:
-        f.writelines(lines)
-    return out
 
 
 def val_top1(work_dir: str) -> Optional[float]:
@@ -220,14 +218,12 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                         help="pretraining epochs (default: the config's)")
     parser.add_argument('--finetune-epochs', type=int, default=None,
                         help="fine-tuning epochs (default: the config's)")
-    parser.add_argument('--transfer', action='store_true',
-                        help='also compare BEVT with from-scratch where labels are scarce '
-                        '(probes + few-label fine-tuning; about 3 more minutes)')
+    parser.add_argument('--no-transfer', dest='transfer', action='store_false',
+                        help='skip the few-label fine-tuning from BEVT vs from scratch '
+                        '(4 short runs)')
     parser.add_argument('--label-scarce-per-class', type=int, default=LABEL_SCARCE[0],
                         help='labeled videos per class of the label-scarce fine-tuning')
     parser.add_argument('--label-scarce-epochs', type=int, default=LABEL_SCARCE[1])
-    parser.add_argument('--probe-train', type=int, default=PROBE_TRAIN,
-                        help='labeled training videos per set for the probes')
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     times: Dict[str, float] = {}
@@ -279,6 +275,10 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         summary['pretraining']['probe_knn_top1'] = {
             k.split('/')[1]: dict(start=round(probe_rows[0][k], 2), end=round(probe_rows[-1][k], 2))
             for k in probe_rows[0] if k.startswith('probe/') and k.count('/') == 2}
+        # the hook's first probe is the encoder before any update (random init), the last BEVT's
+        for name, v in summary['pretraining']['probe_knn_top1'].items():
+            summary['probe'][name.replace('toy_', '')] = dict(
+                bevt=dict(knn_top1=v['end']), random=dict(knn_top1=v['start']))
     summary['pretraining_picture'] = plot_pretraining(rows, osp.join(work, 'pretraining.png'))
 
     if args.backbone == 'swin':
@@ -311,27 +311,17 @@ def main(argv: Optional[List[str]] = None) -> Dict:
 
             if not args.transfer:
                 continue
-            # where labels are scarce: frozen-encoder probes and few-label fine-tuning
+            # where labels are scarce: few-label fine-tuning from BEVT vs from scratch
             lists = osp.join(work, 'lists')
             os.makedirs(lists, exist_ok=True)
-            probe_out = osp.join(work, f'probe_{kind}')
-            run([PY, 'tools/analysis/probe.py', cfg, pre_ckpt, '--random-init',
-                 '--train-list', head_list(f'{data}/{kind}/train_list.txt',
-                                           osp.join(lists, f'{kind}_probe_train.txt'),
-                                           args.probe_train),
-                 '--val-list', f'{data}/{kind}/val_list.txt', '--data-prefix', f'{data}/{kind}',
-                 '--out-dir', probe_out, '--cfg-options', *PROBE_CLIP], times,
-                f'probe toy-{kind} (BEVT vs random init)')
-            with open(osp.join(probe_out, 'probe.json')) as f:
-                rand, bevt = json.load(f)['results']
-            summary['probe'][kind] = {
-                name: dict(knn_top1=round(r['knn_top1'], 2), linear_top1=round(r['linear_top1'], 2))
-                for name, r in (('bevt', bevt), ('random', rand))}
             from bevt_mm.analysis.label_scarce import few_per_class
             n = args.label_scarce_per_class
             scarce = few_per_class(f'{data}/{kind}/train_list.txt',
                                    osp.join(lists, f'{kind}_{n}_per_class.txt'), n)
+            # at the pretraining clip (8x2 at 64 px), as the probes and the toy ablation
+            from bevt_mm.analysis.toy_ablation import FINETUNE_CLIP
             scarce_opts = [f'train_dataloader.dataset.ann_file={scarce}', *data_opts[1:],
+                           *clip_overrides(cfg, *FINETUNE_CLIP),
                            *epoch_overrides(cfg, args.label_scarce_epochs),
                            'default_hooks.checkpoint.interval=1000']
             summary['label_scarce'][kind] = dict(per_class=n)
@@ -370,15 +360,14 @@ def print_summary(summary: Dict) -> None:
                            for c, w in zip(cells, (10, 15, 12)))
             print(f'  {"toy-" + kind:<16}{text}')
     if summary.get('probe'):
-        print('Frozen encoder, k-NN (k=20, T=0.07) / linear-probe top-1 % on the val split '
-              '(8x2 clips at 64 px)')
+        print('Frozen encoder, k-NN top-1 % (k=20, T=0.07; the ProbeHook, 8x2 clips at 64 px)')
         for kind, res in summary['probe'].items():
-            b, r = res['bevt'], res['random']
-            print(f'  {"toy-" + kind:<16} BEVT {b["knn_top1"]:5.1f} / {b["linear_top1"]:5.1f}'
-                  f'   random init {r["knn_top1"]:5.1f} / {r["linear_top1"]:5.1f}')
+            print(f'  {"toy-" + kind:<16} BEVT {res["bevt"]["knn_top1"]:5.1f}'
+                  f'   random init {res["random"]["knn_top1"]:5.1f}')
     if summary.get('label_scarce'):
         first = next(iter(summary['label_scarce'].values()))
-        print(f'Fine-tuned on {first["per_class"]} labeled videos per class, top-1 on the val split')
+        print(f'Fine-tuned on {first["per_class"]} labeled videos per class (8x2 clips at 64 px), '
+              'top-1 on the val split')
         for kind, res in summary['label_scarce'].items():
             cells = [f'{res.get(k):.3f}' if res.get(k) is not None else '-'
                      for k in ('bevt', 'scratch')]

@@ -38,7 +38,7 @@ import shlex
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -55,6 +55,53 @@ def run(cmd: List[str], log: Dict[str, float], name: str) -> None:
     if proc.returncode != 0:
         sys.exit(f'[demo] step "{name}" failed with exit code {proc.returncode}')
     print(f'[demo] {name}: {log[name]:.0f} s', flush=True)
+
+
+def run_parallel(steps: List[Tuple[str, List[str]]], log: Dict[str, float], log_dir: str,
+                 workers: Optional[int] = None) -> None:
+    """Run independent commands side by side, one thread each, at most ``workers`` at a time.
+
+    The small toy models keep two threads of one process busy less well than one
+    thread each of two processes, so independent steps (the fine-tunings, the
+    tests) share the cores this way. Each command is printed when it starts; its
+    output goes to ``<log_dir>/<name>.log`` (printed if it fails, which stops the
+    demo). Steps start in the given order (put the longest first).
+
+    Args:
+        steps: ``(name, command)`` pairs.
+        log: Step name -> seconds, filled in.
+        log_dir: Folder of the per-step logs.
+        workers: Concurrent commands; default the CPU count.
+    """
+    os.makedirs(log_dir, exist_ok=True)
+    workers = workers or os.cpu_count() or 1
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    pending, running = list(steps), []
+    while pending or running:
+        while pending and len(running) < workers:
+            name, cmd = pending.pop(0)
+            path = osp.join(log_dir, name.replace(' ', '_').replace('/', '-') + '.log')
+            print(f'\n[demo] {name} (log: {path})\n$ {" ".join(shlex.quote(c) for c in cmd)}',
+                  flush=True)
+            out = open(path, 'w')
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            running.append((name, proc, out, path, time.time()))
+        time.sleep(0.2)
+        for item in list(running):
+            name, proc, out, path, started = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            out.close()
+            log[name] = round(time.time() - started, 1)
+            if proc.returncode != 0:
+                for _, other, *_ in running:
+                    other.kill()
+                with open(path) as f:
+                    print(''.join(f.readlines()[-40:]), file=sys.stderr)
+                sys.exit(f'[demo] step "{name}" failed with exit code {proc.returncode} '
+                         f'(log: {path})')
+            print(f'[demo] {name}: {log[name]:.0f} s', flush=True)
 
 
 def last_checkpoint(work_dir: str) -> str:
@@ -95,6 +142,9 @@ VIDEOS = (800, 80)
 PRETRAIN_VIDEOS = 200
 #: toy images (train, val) for the tokenizer and the image stream (make_toy_data's default).
 IMAGES = (400, 100)
+#: epochs of the fine-tuning on all 800 videos per set (100 iterations each; the configs' own
+#: 10 take twice as long, and the demo must stay within 10 minutes on 2 cores)
+FINETUNE_EPOCHS = 5
 #: labeled videos per class of the label-scarce fine-tuning, and its epochs (4 iterations each)
 LABEL_SCARCE = (8, 25)
 def write_pretrain_list(data: str, per_set: int = PRETRAIN_VIDEOS) -> str:
@@ -216,8 +266,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                         help='training videos per set used for pretraining')
     parser.add_argument('--pretrain-epochs', type=int, default=None,
                         help="pretraining epochs (default: the config's)")
-    parser.add_argument('--finetune-epochs', type=int, default=None,
-                        help="fine-tuning epochs (default: the config's)")
+    parser.add_argument('--finetune-epochs', type=int, default=FINETUNE_EPOCHS,
+                        help='fine-tuning epochs on all videos (0: the config\'s own, 10)')
     parser.add_argument('--no-transfer', dest='transfer', action='store_false',
                         help='skip the few-label fine-tuning from BEVT vs from scratch '
                         '(4 short runs)')
@@ -234,7 +284,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         counts = [str(n) for n in args.videos]
         run([PY, 'tools/make_toy_data.py', '--out', data, '--seed', '0',
              '--images', *[str(n) for n in args.images],
-             '--spatial', *counts, '--temporal', *counts], times, 'toy data')
+             '--spatial', *counts, '--temporal', *counts,
+             '--workers', str(os.cpu_count() or 1)], times, 'toy data')
     else:
         print(f'[demo] toy data: reusing {data} (--fresh regenerates it)')
 
@@ -261,8 +312,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         times, 'BEVT joint pretraining')
     pre_ckpt = last_checkpoint(pre_dir)
     mask_picture = osp.join(work, 'masks.png')
-    run([PY, 'tools/visualize_masks.py', pretrain_cfg, '--checkpoint', pre_ckpt,
-         '--out', mask_picture, '--cfg-options', *overrides], times, 'mask picture')
+    logs = osp.join(work, 'logs')
+    mask_step = ('mask picture', [PY, 'tools/visualize_masks.py', pretrain_cfg, '--checkpoint',
+                                  pre_ckpt, '--out', mask_picture, '--cfg-options', *overrides])
     rows = scalars(pre_dir)
     summary: Dict = dict(pretraining={}, finetuning={}, probe={}, label_scarce={},
                          seconds=times, mask_picture=mask_picture)
@@ -281,56 +333,62 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                 bevt=dict(knn_top1=v['end']), random=dict(knn_top1=v['start']))
     summary['pretraining_picture'] = plot_pretraining(rows, osp.join(work, 'pretraining.png'))
 
-    if args.backbone == 'swin':
+    if args.backbone != 'swin':  # the fine-tuning part of the demo is Swin-only
+        run_parallel([mask_step], times, logs)
+    else:
         backbone = osp.join(work, 'pretrain', 'bevt_backbone.pth')
         window = [str(w) for w in Config.fromfile(pretrain_cfg).model.backbone.window_size]
-        run([PY, 'tools/convert/bevt_to_mmaction_swin.py', pre_ckpt, backbone,
-             '--src-window-size', *window], times, 'export encoder')
+        run_parallel([('export encoder', [PY, 'tools/convert/bevt_to_mmaction_swin.py', pre_ckpt,
+                                          backbone, '--src-window-size', *window]), mask_step],
+                     times, logs)
+        # fine-tuning (all videos) and, where labels are scarce, few-label fine-tuning from
+        # BEVT vs from scratch: independent runs, side by side
+        finetune, label_scarce, data_opts, scarce_dirs = [], [], {}, {}
+        n = args.label_scarce_per_class
         for kind in ('spatial', 'temporal'):
             cfg = f'configs/bevt/toy_finetune_swin_{kind}.py'
-            ft_dir = osp.join(work, f'finetune_{kind}')
-            data_opts = [f'train_dataloader.dataset.ann_file={data}/{kind}/train_list.txt',
-                         f'train_dataloader.dataset.data_prefix.video={data}/{kind}',
-                         f'val_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
-                         f'val_dataloader.dataset.data_prefix.video={data}/{kind}',
-                         f'test_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
-                         f'test_dataloader.dataset.data_prefix.video={data}/{kind}']
-            epochs = epoch_overrides(cfg, args.finetune_epochs)
-            run([PY, 'tools/train.py', cfg, '--work-dir', ft_dir, '--cfg-options',
-                 f'model.backbone.pretrained={backbone}', *data_opts, *epochs], times,
-                f'fine-tune toy-{kind}')
-            ckpt = last_checkpoint(ft_dir)
-            out = osp.join(work, f'temporal_dependence_{kind}')
-            run([PY, 'tools/analysis/temporal_dependence.py', cfg, ckpt, '--out-dir', out,
-                 '--cfg-options', *data_opts], times, f'test toy-{kind} (normal/single/shuffled)')
-            with open(osp.join(out, 'results.json')) as f:
-                results = json.load(f)
-            summary['finetuning'][kind] = {
-                s: round(r['top1'], 4) for s, r in results['settings'].items()
-                if r.get('top1') is not None}
-
+            data_opts[kind] = [f'train_dataloader.dataset.ann_file={data}/{kind}/train_list.txt',
+                               f'train_dataloader.dataset.data_prefix.video={data}/{kind}',
+                               f'val_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
+                               f'val_dataloader.dataset.data_prefix.video={data}/{kind}',
+                               f'test_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
+                               f'test_dataloader.dataset.data_prefix.video={data}/{kind}']
+            finetune.append((f'fine-tune toy-{kind}', [
+                PY, 'tools/train.py', cfg, '--work-dir', osp.join(work, f'finetune_{kind}'),
+                '--cfg-options', f'model.backbone.pretrained={backbone}', *data_opts[kind],
+                *epoch_overrides(cfg, args.finetune_epochs)]))
             if not args.transfer:
                 continue
-            # where labels are scarce: few-label fine-tuning from BEVT vs from scratch
-            lists = osp.join(work, 'lists')
-            os.makedirs(lists, exist_ok=True)
             from bevt_mm.analysis.label_scarce import few_per_class
-            n = args.label_scarce_per_class
-            scarce = few_per_class(f'{data}/{kind}/train_list.txt',
-                                   osp.join(lists, f'{kind}_{n}_per_class.txt'), n)
-            # at the pretraining clip (8x2 at 64 px), as the probes and the toy ablation
             from bevt_mm.analysis.toy_ablation import FINETUNE_CLIP
-            scarce_opts = [f'train_dataloader.dataset.ann_file={scarce}', *data_opts[1:],
+            scarce = few_per_class(f'{data}/{kind}/train_list.txt',
+                                   osp.join(work, 'lists', f'{kind}_{n}_per_class.txt'), n)
+            # at the pretraining clip (8x2 at 64 px), as the probes and the toy ablation
+            scarce_opts = [f'train_dataloader.dataset.ann_file={scarce}', *data_opts[kind][1:],
                            *clip_overrides(cfg, *FINETUNE_CLIP),
                            *epoch_overrides(cfg, args.label_scarce_epochs),
                            'default_hooks.checkpoint.interval=1000']
             summary['label_scarce'][kind] = dict(per_class=n)
-            for name, weights in (('bevt', backbone), ('scratch', None)):
-                ls_dir = osp.join(work, f'label_scarce_{kind}_{name}')
-                run([PY, 'tools/train.py', cfg, '--work-dir', ls_dir, '--cfg-options',
-                     f'model.backbone.pretrained={weights}', *scarce_opts], times,
-                    f'fine-tune toy-{kind} on {n} videos per class ({name})')
-                summary['label_scarce'][kind][name] = val_top1(ls_dir)
+            for init, weights in (('bevt', backbone), ('scratch', None)):
+                scarce_dirs[kind, init] = osp.join(work, f'label_scarce_{kind}_{init}')
+                label_scarce.append((f'fine-tune toy-{kind} on {n} videos per class ({init})', [
+                    PY, 'tools/train.py', cfg, '--work-dir', scarce_dirs[kind, init],
+                    '--cfg-options', f'model.backbone.pretrained={weights}', *scarce_opts]))
+        run_parallel(finetune + label_scarce, times, logs)
+        for (kind, init), ls_dir in scarce_dirs.items():
+            summary['label_scarce'][kind][init] = val_top1(ls_dir)
+        tests = [(f'test toy-{kind} (normal/single/shuffled)', [
+            PY, 'tools/analysis/temporal_dependence.py', f'configs/bevt/toy_finetune_swin_{kind}.py',
+            last_checkpoint(osp.join(work, f'finetune_{kind}')), '--out-dir',
+            osp.join(work, f'temporal_dependence_{kind}'), '--cfg-options', *data_opts[kind]])
+            for kind in ('spatial', 'temporal')]
+        run_parallel(tests, times, logs)
+        for kind in ('spatial', 'temporal'):
+            with open(osp.join(work, f'temporal_dependence_{kind}', 'results.json')) as f:
+                results = json.load(f)
+            summary['finetuning'][kind] = {
+                s: round(r['top1'], 4) for s, r in results['settings'].items()
+                if r.get('top1') is not None}
     summary['total_seconds'] = round(time.time() - start, 1)
     with open(osp.join(work, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)

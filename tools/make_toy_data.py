@@ -30,6 +30,8 @@ def parse_args(argv=None):
     p.add_argument('--temporal', type=int, nargs=2, default=[200, 80], metavar=('TRAIN', 'VAL'))
     p.add_argument('--photo-fraction', type=float, default=0.25,
                    help='fraction of images cropped from scikit-image sample photos')
+    p.add_argument('--workers', type=int, default=1,
+                   help='processes that render and encode the videos (same files as 1)')
     return p.parse_args(argv)
 
 
@@ -38,7 +40,8 @@ def main(argv=None):
     meta = make_toy_data(args.out, seed=args.seed, size=args.size, num_frames=args.frames,
                          image_size=args.image_size, num_images=tuple(args.images),
                          num_spatial=tuple(args.spatial), num_temporal=tuple(args.temporal),
-                         photo_fraction=args.photo_fraction, fps=args.fps)
+                         photo_fraction=args.photo_fraction, fps=args.fps,
+                         workers=args.workers)
     print(f"wrote toy data to {args.out} in {meta['seconds']:.1f} s")
     for name in ('images', 'spatial', 'temporal'):
         train, val = meta['counts'][name]

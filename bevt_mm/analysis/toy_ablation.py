@@ -10,7 +10,8 @@ encoder is evaluated on toy-spatial and toy-temporal by
   features of the pretraining clips (8 frames, interval 2, 64 px), and
 * label-scarce fine-tuning (:mod:`bevt_mm.analysis.label_scarce`):
   the toy fine-tuning recipe on ``per_class`` labeled videos per class, at the
-  pretraining clip (:data:`FINETUNE_CLIP`, as the probes),
+  pretraining clip (:data:`FINETUNE_CLIP`, as the probes) or at the recipe's
+  own clip (16x1 at 32 px; ``finetune_clip=None``),
 
 for each seed; the table gives the mean and the sample standard deviation
 over seeds.
@@ -21,7 +22,7 @@ import os
 import os.path as osp
 import statistics
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config
@@ -37,12 +38,13 @@ FINETUNE_CFG = osp.join(ROOT, 'configs', 'bevt', 'toy_finetune_swin_{}.py')
 SETS = ('spatial', 'temporal')
 #: (videos, images) per optimizer update of each variant (joint = toy_joint_swin.py's 4 + 8)
 VARIANTS = dict(image=(0, 8), video=(4, 0), joint=(4, 8), random=None)
-#: label-scarce fine-tuning clip (clip_len, frame_interval, (h, w)): the pretraining clip of
-#: toy_joint_swin.py. The toy fine-tuning configs' own 16x1 clips at 32 px show a toy-temporal
-#: motion of 0.6-0.9 patches per frame instead of the 2.5-3.5 the encoder was pretrained on;
-#: measured (joint seed 0, 8 videos per class, 25 epochs, toy-temporal): 29.0 % there vs
-#: 40.5 % here (from scratch: 25.2 % vs 30.5 %).
+#: the pretraining clip of toy_joint_swin.py (clip_len, frame_interval, (h, w)), for
+#: label-scarce fine-tuning where the encoder's own clip is wanted. The toy fine-tuning
+#: configs' 16x1 clips at 32 px show a toy-temporal motion of 0.6-0.9 patches per frame
+#: instead of the 2.5-3.5 the encoder was pretrained on; docs/ablation.md has both measured.
 FINETUNE_CLIP = (8, 2, (64, 64))
+#: ``--finetune-clip`` choices: the pretraining clip, or the fine-tuning config's own
+FINETUNE_CLIPS = dict(pretraining=FINETUNE_CLIP, recipe=None)
 
 
 def pretrain_config(variant: str, data_root: str, tokenizer: str, iters: int, seed: int,
@@ -121,7 +123,9 @@ def _head_list(ann_file: str, out: str, n: Optional[int]) -> str:
 def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[int] = (0, 1, 2),
                  iters: int = 400, variants: Sequence[str] = tuple(VARIANTS),
                  pretrain_videos: int = 200, probe_train: int = 200, per_class: int = 8,
-                 finetune_epochs: int = 25, pretrain_options: Optional[dict] = None,
+                 finetune_epochs: int = 25,
+                 finetune_clip: Optional[Tuple[int, int, Tuple[int, int]]] = FINETUNE_CLIP,
+                 pretrain_options: Optional[dict] = None,
                  finetune_options: Optional[dict] = None) -> Dict:
     """Pretrain every variant with every seed, probe and fine-tune; write results.
 
@@ -136,6 +140,8 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
         probe_train (int): Labeled training videos per set for the probes (first N).
         per_class (int): Labeled videos per class for label-scarce fine-tuning.
         finetune_epochs (int): Epochs of label-scarce fine-tuning.
+        finetune_clip (tuple, optional): ``(clip_len, frame_interval, (h, w))``
+            of label-scarce fine-tuning; None keeps the fine-tuning config's clip.
         pretrain_options, finetune_options (dict, optional): Config overrides.
 
     Returns:
@@ -185,7 +191,8 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
                                      labeled[kind]['val'], labeled[kind]['prefix'],
                                      osp.join(run_dir, f'finetune_{kind}'), backbone,
                                      finetune_epochs, seed)
-                set_clip(ft, *FINETUNE_CLIP)
+                if finetune_clip is not None:
+                    set_clip(ft, *finetune_clip)
                 if finetune_options:
                     ft.merge_from_dict(finetune_options)
                 r = report['results'][0]
@@ -201,7 +208,8 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
                                  pretrain_videos_per_set=pretrain_videos,
                                  probe_train_per_set=probe_train, per_class=per_class,
                                  finetune_epochs=finetune_epochs,
-                                 finetune_clip=FINETUNE_CLIP, knn=dict(k=20, T=0.07)),
+                                 finetune_clip=finetune_clip or 'recipe',
+                                 knn=dict(k=20, T=0.07)),
                    runs=runs, seconds=round(time.time() - start, 1))
     results['table'] = format_table(results)
     with open(osp.join(work_dir, 'results.json'), 'w') as f:

@@ -439,19 +439,34 @@ def _write_list(path: str, rows: List[Tuple[str, int]]) -> None:
             f.write(f'{rel} {label}\n')
 
 
+def _write_video_item(job: Tuple[str, str, str, int, int, int, int, int, int]
+                      ) -> Tuple[str, int]:
+    """Render and encode one toy video (a :func:`make_video_set` item; picklable for workers)."""
+    set_dir, kind, split, i, num_classes, seed, size, num_frames, fps = job
+    make = spatial_video if kind == 'spatial' else temporal_video
+    label = i % num_classes
+    frames, _ = make(item_rng(seed, kind, split, i), label, size, num_frames)
+    rel = f'{split}/{kind}_{split}_{i:05d}.mp4'
+    write_mp4(osp.join(set_dir, rel), frames, fps=fps)
+    return rel, label
+
+
 def make_video_set(root: str, kind: str, num_train: int, num_val: int, seed: int = 0,
-                   size: int = 64, num_frames: int = 16, fps: int = 8) -> Dict[str, str]:
+                   size: int = 64, num_frames: int = 16, fps: int = 8,
+                   workers: int = 1) -> Dict[str, str]:
     """Write one video set (``kind`` = ``'spatial'`` or ``'temporal'``).
 
-    Labels are balanced: item ``i`` has label ``i % num_classes``.
+    Labels are balanced: item ``i`` has label ``i % num_classes``. Every item
+    draws from its own generator, so ``workers`` processes write the same
+    bytes as one.
 
     Returns:
         dict: split -> annotation list path.
     """
     if kind == 'spatial':
-        make, classes = spatial_video, SHAPES
+        classes = SHAPES
     elif kind == 'temporal':
-        make, classes = temporal_video, TEMPORAL_CLASSES
+        classes = TEMPORAL_CLASSES
     else:
         raise ValueError(f"kind must be 'spatial' or 'temporal', got {kind!r}")
     if size % 2:
@@ -460,13 +475,14 @@ def make_video_set(root: str, kind: str, num_train: int, num_val: int, seed: int
     lists = {}
     for split, n in (('train', num_train), ('val', num_val)):
         os.makedirs(osp.join(set_dir, split), exist_ok=True)
-        rows = []
-        for i in range(n):
-            label = i % len(classes)
-            frames, _ = make(item_rng(seed, kind, split, i), label, size, num_frames)
-            rel = f'{split}/{kind}_{split}_{i:05d}.mp4'
-            write_mp4(osp.join(set_dir, rel), frames, fps=fps)
-            rows.append((rel, label))
+        jobs = [(set_dir, kind, split, i, len(classes), seed, size, num_frames, fps)
+                for i in range(n)]
+        if workers > 1 and n > 1:
+            import multiprocessing
+            with multiprocessing.get_context('spawn').Pool(workers) as pool:
+                rows = pool.map(_write_video_item, jobs, chunksize=8)
+        else:
+            rows = [_write_video_item(job) for job in jobs]
         lists[split] = osp.join(set_dir, f'{split}_list.txt')
         _write_list(lists[split], rows)
     with open(osp.join(set_dir, 'classes.txt'), 'w') as f:
@@ -541,8 +557,11 @@ def make_toy_data(root: str, seed: int = 0, size: int = 64, num_frames: int = 16
                   image_size: Optional[int] = None, num_images: Tuple[int, int] = (400, 100),
                   num_spatial: Tuple[int, int] = (200, 80),
                   num_temporal: Tuple[int, int] = (200, 80), photo_fraction: float = 0.25,
-                  fps: int = 8) -> Dict:
-    """Write all toy sets under ``root``; returns the summary (also ``meta.json``)."""
+                  fps: int = 8, workers: int = 1) -> Dict:
+    """Write all toy sets under ``root``; returns the summary (also ``meta.json``).
+
+    ``workers`` processes render and encode the videos (same bytes as one).
+    """
     image_size = size if image_size is None else image_size
     start = time.time()
     os.makedirs(root, exist_ok=True)
@@ -550,9 +569,9 @@ def make_toy_data(root: str, seed: int = 0, size: int = 64, num_frames: int = 16
         images=make_image_set(root, *num_images, seed=seed, size=image_size,
                               photo_fraction=photo_fraction),
         spatial=make_video_set(root, 'spatial', *num_spatial, seed=seed, size=size,
-                               num_frames=num_frames, fps=fps),
+                               num_frames=num_frames, fps=fps, workers=workers),
         temporal=make_video_set(root, 'temporal', *num_temporal, seed=seed, size=size,
-                                num_frames=num_frames, fps=fps),
+                                num_frames=num_frames, fps=fps, workers=workers),
     )
     seconds = time.time() - start
     meta = dict(version=DATA_VERSION, seed=seed, size=size, image_size=image_size, num_frames=num_frames, fps=fps,

@@ -6,6 +6,7 @@ three times in this process: without the hook, with the hook probing at the star
 and every 2 iterations, and resumed from the hooked run's ``iter_2.pth`` with the
 hook. Every loss and lr of the hooked and resumed runs equals the run without it.
 """
+import glob
 import json
 import os.path as osp
 
@@ -59,6 +60,10 @@ def test_probe_hook_logs_and_keeps_losses_and_resume_exact(tmp_path, rel_media, 
         assert row['probe/knn_top1'] == row['probe/toy/knn_top1']
         assert row['probe/knn_top1'] in (0.0, 25.0, 50.0, 75.0, 100.0)  # 4 val videos
     assert 'probe/knn_top1' in runner.message_hub.log_scalars
+    (log_file, ) = glob.glob(osp.join(probed.work_dir, '*', '*.log'))
+    lines = [line for line in open(log_file) if 'k-NN probe' in line]
+    assert ['before training' in lines[0], 'after iter 2:' in lines[1],
+            'after iter 4:' in lines[2]] == [True] * 3, lines
     assert runner.model.training  # still training mode after the last probe
 
     # resumed from iter 2 with the hook: iterations 3-4 as the uninterrupted run

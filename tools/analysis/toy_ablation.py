@@ -17,7 +17,7 @@ import sys
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from bevt_mm.analysis.toy_ablation import VARIANTS, run_ablation  # noqa: E402
+from bevt_mm.analysis.toy_ablation import FINETUNE_CLIPS, VARIANTS, run_ablation  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -38,6 +38,9 @@ def parse_args(argv=None):
     p.add_argument('--per-class', type=int, default=8,
                    help='labeled videos per class for label-scarce fine-tuning')
     p.add_argument('--finetune-epochs', type=int, default=25)
+    p.add_argument('--finetune-clip', choices=list(FINETUNE_CLIPS), default='pretraining',
+                   help='clips of label-scarce fine-tuning: the pretraining clip (8x2 at 64 px, '
+                   "as the probes) or the fine-tuning config's own (16x1 at 32 px)")
     p.add_argument('--videos', type=int, nargs=2, default=[800, 400], metavar=('TRAIN', 'VAL'),
                    help='toy videos per set when the data is made here (400 val: one '
                    'seed\'s top-1 at ~40 %% has a standard error of 2.4 points, 5.5 with 80)')
@@ -63,7 +66,8 @@ def main(argv=None):
                        check=True)
     results = run_ablation(args.data_root, args.work_dir, tokenizer, args.seeds, args.iters,
                            args.variants, args.pretrain_videos, args.probe_train,
-                           args.per_class, args.finetune_epochs)
+                           args.per_class, args.finetune_epochs,
+                           FINETUNE_CLIPS[args.finetune_clip])
     print()
     print(results['table'])
     print(f"\n{results['seconds']:.0f} s; wrote {osp.join(args.work_dir, 'results.json')}, "

@@ -139,27 +139,29 @@ class ProbeHook(Hook):
         return scores
 
     @master_only
-    def _run(self, runner, step: int) -> None:
-        """Probe and log at ``step`` (iterations done, as the logger's scalars)."""
+    def _run(self, runner, step: int, where: str) -> None:
+        """Probe and log at ``step`` (iterations done, as the logger's scalars); ``where``
+        names the point in training in the log line."""
         scores = self.probe(runner.model)
         for key, value in scores.items():
             runner.message_hub.update_scalar(key, value)
         runner.visualizer.add_scalars(scores, step=step)
-        where = f'epoch {runner.epoch}' if self.by_epoch else f'iter {step}'
-        runner.logger.info(f'k-NN probe (k={self.k}, T={self.temperature}) after {where}: '
+        runner.logger.info(f'k-NN probe (k={self.k}, T={self.temperature}) {where}: '
                            + ', '.join(f'{k} {v:.2f}' for k, v in scores.items()))
 
     # --------------------------------------------------------------- hooks
     def before_train(self, runner) -> None:
         if self.at_start and runner.iter == 0:
-            self._run(runner, 0)
+            self._run(runner, 0, 'before training')
 
     def after_train_epoch(self, runner) -> None:
         if self.by_epoch and (self.every_n_epochs(runner, self.interval)
                               or self.is_last_train_epoch(runner)):
-            self._run(runner, runner.iter)  # the epoch's iterations are counted by now
+            # the epoch's iterations are counted by now; runner.epoch only after the hooks
+            self._run(runner, runner.iter, f'after epoch {runner.epoch + 1}')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if not self.by_epoch and (self.every_n_train_iters(runner, self.interval)
                                   or self.is_last_train_iter(runner)):
-            self._run(runner, runner.iter + 1)  # runner.iter counts this one after the hooks
+            # runner.iter counts this one after the hooks
+            self._run(runner, runner.iter + 1, f'after iter {runner.iter + 1}')

@@ -479,7 +479,11 @@ def make_video_set(root: str, kind: str, num_train: int, num_val: int, seed: int
                 for i in range(n)]
         if workers > 1 and n > 1:
             import multiprocessing
-            with multiprocessing.get_context('spawn').Pool(workers) as pool:
+            # fork where there is one: a spawned worker would import bevt_mm (torch, mmaction)
+            # again, seconds per process; the workers use NumPy and PyAV only
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context('fork' if 'fork' in methods else None)
+            with context.Pool(workers) as pool:
                 rows = pool.map(_write_video_item, jobs, chunksize=8)
         else:
             rows = [_write_video_item(job) for job in jobs]

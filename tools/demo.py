@@ -145,6 +145,8 @@ PRETRAIN_VIDEOS = 200
 IMAGES = (400, 100)
 #: labeled videos per class of the label-scarce fine-tuning, and its epochs (4 iterations each)
 LABEL_SCARCE = (8, 25)
+
+
 def write_pretrain_list(data: str, per_set: int = PRETRAIN_VIDEOS) -> str:
     """The first ``per_set`` train videos of both toy video sets in one list (labels unused)."""
     path = osp.join(data, 'pretrain_videos.txt')

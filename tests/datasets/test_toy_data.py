@@ -10,7 +10,6 @@ from PIL import Image
 from bevt_mm.datasets import toy
 
 SIZE, FRAMES = 32, 8
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
@@ -154,17 +153,9 @@ def test_temporal_property_frames_alike_order_differs():
     assert np.all(np.ptp(x_by_t, axis=0) > size / 2)
 
 
-def _load_tool(path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_cli_writes_sets(tmp_path, capsys):
+def test_cli_writes_sets(tmp_path, capsys, load_tool):
     out = str(tmp_path / 'toy')
-    cli = _load_tool(osp.join(REPO, 'tools', 'make_toy_data.py'))
+    cli = load_tool('make_toy_data.py')
     cli.main(['--out', out, '--seed', '3', '--size', '32', '--frames', '4', '--images', '2', '1',
               '--spatial', '4', '0', '--temporal', '4', '0', '--photo-fraction', '0'])
     assert 'temporal' in capsys.readouterr().out

@@ -1,5 +1,4 @@
 """``--amp`` / AMP recipes without a GPU: bf16 autocast on CPU, as the help says."""
-import importlib.util
 import os.path as osp
 import sys
 from argparse import Namespace
@@ -83,11 +82,8 @@ def test_without_amp_cpu_trains_in_fp32(tmp_path):
     assert set(seen) == {torch.float32}
 
 
-def test_train_help_and_readme_say_what_amp_does(capsys, monkeypatch):
-    spec = importlib.util.spec_from_file_location('bevt_train', osp.join(ROOT, 'tools',
-                                                                       'train.py'))
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+def test_train_help_and_readme_say_what_amp_does(capsys, monkeypatch, load_tool):
+    train = load_tool('train.py')
     monkeypatch.setattr(sys, 'argv', ['train.py', '--help'])
     with pytest.raises(SystemExit):
         train.parse_args()

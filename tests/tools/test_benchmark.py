@@ -19,13 +19,8 @@ OPTIONS = {'model.target_generator': TINY_TOKENIZER, 'model.head.num_classes': 3
 
 
 @pytest.fixture(scope='module')
-def result(tmp_path_factory):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_cli', osp.join(ROOT, 'tools/analysis/benchmark.py'))
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
-    main = cli.main
+def result(tmp_path_factory, load_tool):
+    main = load_tool('analysis/benchmark.py').main
     out = str(tmp_path_factory.mktemp('bench') / 'bench.json')
     main([CONFIG, '--arch', json.dumps(TINY_ARCH), '--frames', '4', '--size', '64',
           '--batch-videos', '1', '--batch-images', '2', '--iters', '1', '--warmup', '0',
@@ -120,12 +115,8 @@ def test_toy_config_data_part_runs_with_defaults(tmp_path):
     assert out['video']['samples_per_s'] > 0 and out['image']['samples_per_s'] > 0
 
 
-def test_recognizer_config_gets_one_line(capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_cli', osp.join(ROOT, 'tools/analysis/benchmark.py'))
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+def test_recognizer_config_gets_one_line(capsys, load_tool):
+    cli = load_tool('analysis/benchmark.py')
     config = osp.join(ROOT, 'configs/bevt/toy_finetune_swin_spatial.py')
     with pytest.raises(SystemExit) as exc:
         cli.main([config])

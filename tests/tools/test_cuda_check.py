@@ -1,5 +1,4 @@
 """tools/analysis/cuda_check.py: the parts that run on a CPU, at tiny sizes."""
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -17,17 +16,9 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_DALLE = dict(n_hid=64, vocab_size=512, n_blk_per_group=1)
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'cuda_check_tool', osp.join(ROOT, 'tools', 'analysis', 'cuda_check.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.mark.skipif(torch.cuda.is_available(), reason='a GPU is present')
-def test_without_gpu_one_line_and_exit_0(capsys):
-    assert _tool().main([]) == 0
+def test_without_gpu_one_line_and_exit_0(capsys, load_tool):
+    assert load_tool('analysis/cuda_check.py').main([]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and 'no CUDA device' in out[0]
 
@@ -86,11 +77,11 @@ def test_judge_amp_run_loss_scale_rules():
     assert not judge_amp_run([5., 5.1, 5.2], [None] * 3, [False] * 3, 'bf16')['falling']
 
 
-def test_cpu_dry_run_writes_json_and_table(tmp_path, capsys):
+def test_cpu_dry_run_writes_json_and_table(tmp_path, capsys, load_tool):
     """The CLI on the CPU (tiny preset): JSON and Markdown table of the parts run."""
     out = str(tmp_path / 'check.json')
-    assert _tool().main(['--device', 'cpu', '--parts', 'attention', 'tokenizer',
-                         '--json', out]) == 0
+    tool = load_tool('analysis/cuda_check.py')
+    assert tool.main(['--device', 'cpu', '--parts', 'attention', 'tokenizer', '--json', out]) == 0
     res = json.load(open(out))
     assert res['passed'] and res['preset'] == 'tiny' and len(res['attention']) == 6
     assert {'attention', 'tokenizer'} <= set(res) and 'benchmark' not in res

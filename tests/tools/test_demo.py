@@ -1,5 +1,4 @@
 """``tools/demo.py`` (the README's ``make demo``) end to end, at a tiny size."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -8,17 +7,10 @@ from PIL import Image
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def _demo():
-    spec = importlib.util.spec_from_file_location('bevt_demo', osp.join(REPO, 'tools', 'demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_demo_runs_every_step_and_prints_the_summary(tmp_path, capsys):
+def test_demo_runs_every_step_and_prints_the_summary(tmp_path, capsys, load_tool):
     """The demo's real commands, with a few videos and one epoch each: data, tokenizer,
     pretraining, mask picture, export, both fine-tunings and the temporal-dependence tests."""
-    demo = _demo()
+    demo = load_tool('demo.py')
     work, data = str(tmp_path / 'work'), str(tmp_path / 'data')
     summary = demo.main(['--work-dir', work, '--data-root', data, '--videos', '8', '4',
                          '--images', '16', '4', '--pretrain-videos', '4',
@@ -79,13 +71,13 @@ def test_demo_runs_every_step_and_prints_the_summary(tmp_path, capsys):
     assert 'BEVT toy demo: summary' in out and 'toy-temporal' in out
 
 
-def test_epoch_overrides_stretch_the_schedule():
+def test_epoch_overrides_stretch_the_schedule(load_tool):
     """--pretrain-epochs / --finetune-epochs move the cosine schedule with the run length, so a
     longer run does not train at the final lr (0) after the config's last epoch."""
     import argparse
 
     from mmengine.config import Config, DictAction
-    demo = _demo()
+    demo = load_tool('demo.py')
     for name in ('toy_joint_swin.py', 'toy_finetune_swin_temporal.py'):
         path = osp.join(REPO, 'configs', 'bevt', name)
         assert demo.epoch_overrides(path, None) == []

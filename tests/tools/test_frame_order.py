@@ -1,5 +1,4 @@
 """tools/analysis/frame_order.py: ordered vs shuffled masked-token accuracy of the video stream."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -52,12 +51,9 @@ def test_shuffled_clips_keep_frames_masks_and_targets_and_change_only_the_order(
 
 
 def test_cli_reports_both_accuracies_and_their_gap(temporal_64, random_toy_tokenizer, tmp_path,
-                                                   capsys):
+                                                   capsys, load_tool):
     folder, ann = temporal_64
-    spec = importlib.util.spec_from_file_location(
-        'frame_order_tool', osp.join(REPO, 'tools', 'analysis', 'frame_order.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('analysis/frame_order.py')
     out = str(tmp_path / 'gap.json')
     result = tool.main([CONFIG, '--ann-file', ann, '--data-prefix', folder, '--out', out,
                         '--cfg-options', f'model.target_generator.checkpoint={random_toy_tokenizer}'])

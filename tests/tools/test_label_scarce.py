@@ -1,5 +1,4 @@
 """Label-scarce fine-tuning helpers: the few-label list and the fine-tuning clip."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -31,7 +30,7 @@ def _clips(cfg):
 
 
 @pytest.mark.parametrize('kind', ['spatial', 'temporal'])
-def test_label_scarce_fine_tuning_runs_at_the_pretraining_clip(kind, tmp_path):
+def test_label_scarce_fine_tuning_runs_at_the_pretraining_clip(kind, tmp_path, load_tool):
     """Ablation (set_clip) and demo (clip_overrides) set the same clip: the toy pretraining's."""
     config = FINETUNE_CFG.format(kind)
     assert _clips(Config.fromfile(config)) == [(16, 1, (32, 32))] * 3  # the config's own
@@ -43,9 +42,7 @@ def test_label_scarce_fine_tuning_runs_at_the_pretraining_clip(kind, tmp_path):
     cfg = finetune_config(config, 'train.txt', 'val.txt', 'videos', str(tmp_path), None, 3)
     assert _clips(set_clip(cfg, *FINETUNE_CLIP)) == [(8, 2, (64, 64))] * 3
 
-    spec = importlib.util.spec_from_file_location('demo', osp.join(REPO, 'tools', 'demo.py'))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_tool('demo.py')
     from mmengine.config import DictAction
     import argparse
     parser = argparse.ArgumentParser()

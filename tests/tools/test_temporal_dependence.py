@@ -9,9 +9,6 @@ from mmengine.config import Config
 from bevt_mm.analysis.temporal_dependence import (insert_transform, insertion_index,
                                                   load_config, run_temporal_dependence)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(REPO, 'tools', 'analysis', 'temporal_dependence.py')
-
 
 def tiny_recognizer_cfg(data_root: str, ann_file: str, backbone: str = 'swin',
                         num_classes: int = 4, clip_len: int = 8) -> dict:
@@ -78,14 +75,6 @@ def save_random_checkpoint(cfg: dict, path: str, seed: int = 0) -> str:
     return path
 
 
-def _load_tool(path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('temporal_dependence_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_insertion_after_decode_or_sampler():
     pipe = [dict(type='DecordInit'), dict(type='SampleFrames', clip_len=4),
             dict(type='DecordDecode'), dict(type='Resize', scale=(-1, 8)),
@@ -111,14 +100,14 @@ def test_load_installed_mmaction_config():
     assert pipe[insertion_index(pipe) - 1]['type'] == 'DecordDecode'
 
 
-def test_tool_end_to_end_tiny_swin(tmp_path, toy_temporal_videos, capsys):
+def test_tool_end_to_end_tiny_swin(tmp_path, toy_temporal_videos, capsys, load_tool):
     data_root, ann = toy_temporal_videos
     cfg = tiny_recognizer_cfg(data_root, ann, backbone='swin')
     cfg_path = str(tmp_path / 'tiny_swin.py')
     Config(cfg).dump(cfg_path)
     ckpt = save_random_checkpoint(cfg, str(tmp_path / 'tiny_swin.pth'))
     out_dir = str(tmp_path / 'out')
-    tool = _load_tool(TOOL)
+    tool = load_tool('analysis/temporal_dependence.py')
     tool.main([cfg_path, ckpt, '--out-dir', out_dir, '--cfg-options',
                'test_dataloader.batch_size=8'])
     stdout = capsys.readouterr().out

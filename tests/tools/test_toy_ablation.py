@@ -1,20 +1,9 @@
 """tools/analysis/toy_ablation.py end to end at a tiny size (4 variants, 1 seed, 2 updates)."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 from PIL import Image
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'toy_ablation_tool', osp.join(REPO, 'tools', 'analysis', 'toy_ablation.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -27,13 +16,14 @@ def tiny_toy(tmp_path_factory, random_toy_tokenizer):
     return root, random_toy_tokenizer
 
 
-def test_toy_ablation_runs_every_variant_and_writes_table_and_plot(tiny_toy):
+def test_toy_ablation_runs_every_variant_and_writes_table_and_plot(tiny_toy, load_tool):
     root, tokenizer = tiny_toy
     work = str(root / 'work')
-    results = _tool().main(['--data-root', str(root / 'data'), '--work-dir', work,
-                            '--tokenizer', tokenizer, '--seeds', '0', '--iters', '2',
-                            '--pretrain-videos', '4', '--probe-train', '8', '--per-class', '1',
-                            '--finetune-epochs', '1'])
+    tool = load_tool('analysis/toy_ablation.py')
+    results = tool.main(['--data-root', str(root / 'data'), '--work-dir', work,
+                         '--tokenizer', tokenizer, '--seeds', '0', '--iters', '2',
+                         '--pretrain-videos', '4', '--probe-train', '8', '--per-class', '1',
+                         '--finetune-epochs', '1'])
     runs = results['runs']
     assert {(r['variant'], r['set']) for r in runs} == {
         (v, s) for v in ('image', 'video', 'joint', 'random') for s in ('spatial', 'temporal')}

@@ -1,6 +1,4 @@
 """Tokenizers: DALL-E parity with the dall-e package, checkpoint handling, VQ-VAE training."""
-import importlib.util
-import os.path as osp
 
 import numpy as np
 import pytest
@@ -12,7 +10,6 @@ from mmaction.registry import MODELS
 
 dall_e = pytest.importorskip('dall_e')
 TINY_DALLE = dict(n_hid=64, vocab_size=512, n_blk_per_group=1)  # dall_e's smallest legal sizes
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 @pytest.fixture(autouse=True)
@@ -25,16 +22,13 @@ def _one_thread():
 
 
 @pytest.fixture(scope='module')
-def dalle_files(tmp_path_factory):
+def dalle_files(tmp_path_factory, load_tool):
     torch.manual_seed(0)
     enc = dall_e.Encoder(**TINY_DALLE)
     root = tmp_path_factory.mktemp('dalle')
     pkl = str(root / 'encoder.pkl')
     torch.save(enc, pkl)  # what OpenAI released: a pickled dall_e.Encoder
-    spec = importlib.util.spec_from_file_location(
-        'dalle_convert', osp.join(ROOT, 'tools', 'convert', 'dalle_encoder_to_state_dict.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('convert/dalle_encoder_to_state_dict.py')
     converted = str(root / 'dalle_encoder.pth')
     tool.convert(pkl, converted, check=True)
     return enc, pkl, converted

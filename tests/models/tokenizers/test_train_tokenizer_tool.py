@@ -1,5 +1,4 @@
 """tools/train_tokenizer.py end to end on a folder of real JPEGs (one corrupt)."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -10,10 +9,8 @@ from PIL import Image
 from bevt_mm.engine.safe_load import load_checkpoint_file
 from mmaction.registry import MODELS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-
-def test_train_tokenizer_tool(tmp_path):
+def test_train_tokenizer_tool(tmp_path, load_tool):
     folder = tmp_path / 'imgs'
     folder.mkdir()
     rng = np.random.default_rng(0)
@@ -23,10 +20,7 @@ def test_train_tokenizer_tool(tmp_path):
         img[10:30, 8:28] = rng.integers(0, 256, 3)
         Image.fromarray(img).save(folder / f'{k:02d}.jpg')
     (folder / '05b_broken.jpg').write_bytes(b'\xff\xd8 broken')
-    spec = importlib.util.spec_from_file_location(
-        'train_tokenizer', osp.join(ROOT, 'tools', 'train_tokenizer.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('train_tokenizer.py')
     out = str(tmp_path / 'tok.pth')
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

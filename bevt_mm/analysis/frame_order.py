@@ -1,4 +1,4 @@
-"""Does the video stream use frame order? Masked-token accuracy on ordered vs shuffled clips.
+"""Does the video stream use time? Masked-token accuracy on ordered, shuffled and mixed clips.
 
 A masked video model can fill a masked tube from the same place in other
 frames (appearance) or by following the motion (frame order). Shuffling the
@@ -12,14 +12,29 @@ Both passes see the same clips, the same tube masks (the global NumPy RNG is
 re-seeded before each pass and :class:`~bevt_mm.datasets.transforms.ShuffleFrames`
 draws from its own per-sample generator) and the same targets (the tokenizer
 sees the shuffled frames too); only the frame order differs.
+
+Two more measurements tell a model that ignores time from targets that time
+cannot help with:
+
+* *context swapped*: the frames of a clip without a masked token (the tube
+  mask leaves 0-50 % of the frames unmasked) are replaced by the same frames
+  of another clip before the forward pass; masks and targets stay. A model
+  that takes nothing from the unmasked frames keeps its accuracy.
+* *copy baselines* on the same masked tokens: the most common target code
+  (the best constant guess, counted on the evaluated tokens themselves) and
+  the token of the same cell in the nearest unmasked frame. When copying is
+  no better than the constant guess, the targets change too much between
+  frames for the context to help.
 """
 import copy
-from typing import Dict, Optional
+import math
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+from torch import Tensor
 
 from ..engine.safe_load import load_checkpoint_file
 
@@ -47,10 +62,74 @@ def video_pipeline(cfg: Config, shuffle: bool, seed: int = 0) -> list:
                      'train_dataloader.dataset(.datasets)')
 
 
+def context_frames(target_mask: Tensor) -> Tensor:
+    """Frames without a masked token.
+
+    Args:
+        target_mask (Tensor): Bool ``(N, T, h, w)``, True = masked target.
+
+    Returns:
+        Tensor: Bool ``(N, T)``.
+    """
+    return ~target_mask.flatten(2).any(2)
+
+
+def swap_context_frames(clips: Tensor, target_mask: Tensor) -> Tensor:
+    """Each clip's unmasked frames replaced by the same frames of the next clip.
+
+    Args:
+        clips (Tensor): Model inputs ``(N, C, T, H, W)``.
+        target_mask (Tensor): Bool ``(N, T, h, w)`` (one mask per frame).
+
+    Returns:
+        Tensor: ``(N, C, T, H, W)``; frames with a masked token are clip ``n``'s,
+        the others clip ``(n + 1) % N``'s.
+
+    Raises:
+        ValueError: With fewer than 2 clips (nothing to swap with).
+    """
+    if clips.shape[0] < 2:
+        raise ValueError(f'swapping context frames needs at least 2 clips, got {clips.shape[0]}')
+    context = context_frames(target_mask)[:, None, :, None, None].to(clips.device)
+    return torch.where(context, clips.roll(-1, 0), clips)
+
+
+def nearest_context_frame(target_mask: Tensor) -> Tensor:
+    """Index of each frame's nearest unmasked frame (ties: the earlier), -1 if a clip has none.
+
+    Args:
+        target_mask (Tensor): Bool ``(N, T, h, w)``.
+
+    Returns:
+        Tensor: int64 ``(N, T)``.
+    """
+    context = context_frames(target_mask)
+    t = torch.arange(context.shape[1])
+    dist = (t[:, None] - t[None, :]).abs().float().expand(context.shape[0], -1, -1)
+    dist = dist.masked_fill(~context[:, None, :], math.inf)
+    nearest = dist.argmin(-1)  # the first minimum: the earlier frame on a tie
+    return nearest.masked_fill(~context.any(1, keepdim=True), -1)
+
+
+def _batches(model: torch.nn.Module, cfg: Config, ann_file: str, data_prefix: str,
+             shuffle: bool, num_samples: Optional[int], seed: int,
+             batch_size: int) -> Iterator[Dict]:
+    """Preprocessed video batches (at least 2 clips each when there are 2), masks seeded."""
+    from mmaction.registry import DATASETS
+    dataset = DATASETS.build(dict(type='VideoDataset', ann_file=ann_file,
+                                  data_prefix=dict(video=data_prefix),
+                                  pipeline=video_pipeline(cfg, shuffle, seed)))
+    count = len(dataset) if num_samples is None else min(num_samples, len(dataset))
+    np.random.seed(seed)
+    for ids in np.array_split(np.arange(count), max(1, math.ceil(count / batch_size))):
+        batch = pseudo_collate([dataset[int(i)] for i in ids])
+        yield model.data_preprocessor(batch, False)
+
+
 @torch.no_grad()
 def masked_token_accuracy(model: torch.nn.Module, cfg: Config, ann_file: str, data_prefix: str,
                           shuffle: bool, num_samples: Optional[int] = None, seed: int = 0,
-                          batch_size: int = 8) -> Dict[str, float]:
+                          batch_size: int = 8, swap_context: bool = False) -> Dict[str, float]:
     """Video masked-token accuracy (%) and loss of ``model`` over a video list.
 
     Args:
@@ -60,33 +139,93 @@ def masked_token_accuracy(model: torch.nn.Module, cfg: Config, ann_file: str, da
         shuffle (bool): Shuffle each clip's frames before masking.
         num_samples (int, optional): First N videos of the list.
         seed (int): Seed of the masks (and of the shuffles).
-        batch_size (int): Clips per forward pass.
+        batch_size (int): Clips per forward pass (batches are split evenly).
+        swap_context (bool): Replace the unmasked frames by another clip's
+            (:func:`swap_context_frames`); needs at least 2 clips.
 
     Returns:
-        dict: ``acc`` (%, masked positions, weighted by clips) and ``loss``.
+        dict: ``acc`` (%, masked positions, weighted by clips), ``loss`` and
+        ``num_clips``.
     """
-    from mmaction.registry import DATASETS
-    dataset = DATASETS.build(dict(type='VideoDataset', ann_file=ann_file,
-                                  data_prefix=dict(video=data_prefix),
-                                  pipeline=video_pipeline(cfg, shuffle, seed)))
-    count = len(dataset) if num_samples is None else min(num_samples, len(dataset))
     model.eval()
-    np.random.seed(seed)
     acc = loss = 0.0
-    for start in range(0, count, batch_size):
-        batch = pseudo_collate([dataset[i] for i in range(start, min(start + batch_size, count))])
-        data = model.data_preprocessor(batch, False)
-        out = model.loss(data['inputs'], data['data_samples'])
-        n = len(batch['inputs'])
+    count = 0
+    for data in _batches(model, cfg, ann_file, data_prefix, shuffle, num_samples, seed,
+                         batch_size):
+        video = data['inputs']['video']
+        if swap_context:
+            video = dict(video, inputs=swap_context_frames(video['inputs'],
+                                                           video['target_mask']))
+        out = model.loss(dict(data['inputs'], video=video), data['data_samples'])
+        n = len(video['inputs'])
         acc += float(out['acc_video']) * n
         loss += float(out['loss_video']) * n
+        count += n
     return dict(acc=acc / count, loss=loss / count, num_clips=count)
+
+
+@torch.no_grad()
+def copy_baselines(model: torch.nn.Module, cfg: Config, ann_file: str, data_prefix: str,
+                   num_samples: Optional[int] = None, seed: int = 0,
+                   batch_size: int = 8) -> Dict[str, float]:
+    """Accuracy (%) of two guesses that need no model, on the masked tokens of the ordered pass.
+
+    Args:
+        model (nn.Module): A ``BEVT`` model (its tokenizer makes the targets).
+        cfg, ann_file, data_prefix, num_samples, seed, batch_size: See
+            :func:`masked_token_accuracy` (the same clips and masks).
+
+    Returns:
+        dict: ``most_common_code`` (the best constant guess on these tokens),
+        ``nearest_unmasked_frame`` (the same cell's token in the nearest
+        frame without a masked token; a clip without one counts as a miss) and
+        ``num_tokens`` (masked tokens counted).
+    """
+    model.eval()
+    counts = None
+    copy_hits = total = 0
+    for data in _batches(model, cfg, ann_file, data_prefix, False, num_samples, seed,
+                         batch_size):
+        video = data['inputs']['video']
+        ids = model.tokenize(None, video['tokenizer_inputs'], None)['video']  # (N, T, h, w)
+        hits, hist = copy_counts(ids.cpu(), video['target_mask'].bool().cpu())
+        copy_hits += hits
+        total += int(hist.sum())
+        counts = hist if counts is None else _add_counts(counts, hist)
+    if not total:
+        raise ValueError(f'{ann_file}: no masked video token in the first {num_samples} clips')
+    return dict(most_common_code=100.0 * int(counts.max()) / total,
+                nearest_unmasked_frame=100.0 * copy_hits / total, num_tokens=total)
+
+
+def copy_counts(ids: Tensor, target_mask: Tensor) -> Tuple[int, Tensor]:
+    """Counts behind :func:`copy_baselines` for one batch.
+
+    Args:
+        ids (Tensor): int64 target codes of every frame ``(N, T, h, w)``.
+        target_mask (Tensor): Bool ``(N, T, h, w)``, True = masked target.
+
+    Returns:
+        tuple: masked tokens equal to the same cell's token in the nearest
+        unmasked frame (int), and the histogram of the masked codes (int64
+        ``(max code + 1,)``).
+    """
+    nearest = nearest_context_frame(target_mask)
+    copied = ids.gather(1, nearest.clamp(min=0)[..., None, None].expand_as(ids))
+    hit = (copied == ids) & (nearest >= 0)[..., None, None] & target_mask
+    return int(hit.sum()), torch.bincount(ids[target_mask].flatten())
+
+
+def _add_counts(a: Tensor, b: Tensor) -> Tensor:
+    size = max(len(a), len(b))
+    return (torch.nn.functional.pad(a, (0, size - len(a)))
+            + torch.nn.functional.pad(b, (0, size - len(b))))
 
 
 def frame_order_gap(config: str, checkpoint: Optional[str], ann_file: str, data_prefix: str,
                     num_samples: Optional[int] = None, seed: int = 0,
                     cfg_options: Optional[dict] = None) -> Dict:
-    """Masked-token accuracy of a pretraining checkpoint on ordered and shuffled clips.
+    """Masked-token accuracy of a pretraining checkpoint on ordered, shuffled and mixed clips.
 
     Args:
         config (str): A BEVT pretraining config (its model and video pipeline).
@@ -96,8 +235,10 @@ def frame_order_gap(config: str, checkpoint: Optional[str], ann_file: str, data_
         cfg_options (dict, optional): Overrides merged into the config.
 
     Returns:
-        dict: ``ordered`` and ``shuffled`` (``acc`` %, ``loss``) and
-        ``gap`` (ordered minus shuffled accuracy, points).
+        dict: ``ordered``, ``shuffled`` and ``context_swapped`` (``acc`` %,
+        ``loss``, ``num_clips``); ``gap`` (ordered minus shuffled accuracy,
+        points); ``context_gap`` (ordered minus context swapped, points;
+        None for a single clip) and ``baselines`` (:func:`copy_baselines`).
     """
     import bevt_mm  # noqa: F401
     from mmaction.registry import MODELS
@@ -117,4 +258,11 @@ def frame_order_gap(config: str, checkpoint: Optional[str], ann_file: str, data_
                                        seed)
            for name, shuffle in (('ordered', False), ('shuffled', True))}
     out['gap'] = out['ordered']['acc'] - out['shuffled']['acc']
+    if out['ordered']['num_clips'] > 1:
+        out['context_swapped'] = masked_token_accuracy(model, cfg, ann_file, data_prefix, False,
+                                                       num_samples, seed, swap_context=True)
+        out['context_gap'] = out['ordered']['acc'] - out['context_swapped']['acc']
+    else:
+        out['context_swapped'] = out['context_gap'] = None
+    out['baselines'] = copy_baselines(model, cfg, ann_file, data_prefix, num_samples, seed)
     return out

@@ -55,14 +55,58 @@ def test_cli_reports_both_accuracies_and_their_gap(temporal_64, random_toy_token
     folder, ann = temporal_64
     tool = load_tool('analysis/frame_order.py')
     out = str(tmp_path / 'gap.json')
+    tokenizer = f'model.target_generator.checkpoint={random_toy_tokenizer}'
     result = tool.main([CONFIG, '--ann-file', ann, '--data-prefix', folder, '--out', out,
-                        '--cfg-options', f'model.target_generator.checkpoint={random_toy_tokenizer}'])
-    for name in ('ordered', 'shuffled'):
+                        '--cfg-options', tokenizer])
+    for name in ('ordered', 'shuffled', 'context_swapped'):
         assert result[name]['num_clips'] == 4
         assert 0 <= result[name]['acc'] <= 100 and result[name]['loss'] > 0
     assert result['gap'] == pytest.approx(result['ordered']['acc'] - result['shuffled']['acc'])
     assert result['ordered']['loss'] != result['shuffled']['loss']  # the order reached the model
+    assert result['context_gap'] == pytest.approx(result['ordered']['acc']
+                                                  - result['context_swapped']['acc'])
+    assert result['ordered']['loss'] != result['context_swapped']['loss']  # so did the swap
+    base = result['baselines']
+    assert base['num_tokens'] > 0
+    assert 0 < base['most_common_code'] <= 100 and 0 <= base['nearest_unmasked_frame'] <= 100
     with open(out) as f:
         assert json.load(f)['gap'] == pytest.approx(result['gap'])
     text = capsys.readouterr().out
-    assert 'ordered' in text and 'shuffled' in text and 'gap' in text
+    assert all(word in text for word in ('ordered', 'shuffled', 'context swapped', 'gap',
+                                         'most common code', 'nearest unmasked frame'))
+
+
+def test_swap_context_frames_replaces_only_frames_without_a_masked_token():
+    from bevt_mm.analysis.frame_order import swap_context_frames
+    clips = torch.arange(3 * 4, dtype=torch.float32).reshape(3, 1, 4, 1, 1).expand(3, 2, 4, 2, 2)
+    mask = torch.zeros(3, 4, 2, 2, dtype=torch.bool)
+    mask[0, :2, 0, 0] = True  # clip 0: frames 0, 1 masked
+    mask[1, 3, 1, 1] = True  # clip 1: frame 3 masked
+    out = swap_context_frames(clips, mask)  # clip 2: no masked frame, all from clip 0
+    frame_values = out[:, 0, :, 0, 0].tolist()
+    assert frame_values == [[0, 1, 6, 7], [8, 9, 10, 7], [0, 1, 2, 3]]
+    assert torch.equal(out[:, 0], out[:, 1])  # whole frames, every channel
+    with pytest.raises(ValueError, match='at least 2 clips'):
+        swap_context_frames(clips[:1], mask[:1])
+
+
+def test_copy_counts_match_a_loop_over_tokens():
+    from bevt_mm.analysis.frame_order import copy_counts, nearest_context_frame
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 3, (6, 8, 2, 2), generator=gen)  # few codes: copies often match
+    frames = torch.rand(6, 8, generator=gen) < 0.6
+    frames[5] = True  # a clip without an unmasked frame: every copy is a miss
+    mask = frames[..., None, None] & (torch.rand(6, 8, 2, 2, generator=gen) < 0.7)
+    mask[5] |= True
+    hits, hist = copy_counts(ids, mask)
+    nearest = nearest_context_frame(mask)
+    assert nearest[5].tolist() == [-1] * 8
+    want_hits, want_hist = 0, [0, 0, 0]
+    for n, t, i, j in zip(*torch.nonzero(mask, as_tuple=True)):
+        want_hist[ids[n, t, i, j]] += 1
+        free = [u for u in range(8) if not mask[n, u].any()]
+        if free:
+            u = min(free, key=lambda u: (abs(u - int(t)), u))
+            assert int(nearest[n, t]) == u
+            want_hits += int(ids[n, u, i, j] == ids[n, t, i, j])
+    assert hits == want_hits > 0 and hist.tolist() == want_hist

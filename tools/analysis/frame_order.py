@@ -1,11 +1,15 @@
 #!/usr/bin/env python
-"""Does a BEVT checkpoint's video stream use frame order? Ordered vs shuffled masked-token accuracy.
+"""Does a BEVT checkpoint's video stream use time? Ordered vs shuffled masked-token accuracy.
 
 Runs the pretraining CONFIG's video pipeline (centred clip, the config's masks)
-on a video list twice, with the frames of each clip in order and shuffled
-before masking, and prints the video stream's masked-token accuracy and loss
-for both and their gap (see ``bevt_mm/analysis/frame_order.py``). A gap near 0
-means the masked tubes are filled from appearance alone.
+on a video list with the frames of each clip in order, shuffled before
+masking, and in order with the unmasked frames taken from another clip, and
+prints the video stream's masked-token accuracy and loss for each, the gaps,
+and two copy baselines on the same masked tokens (the most common code; the
+same cell of the nearest unmasked frame). See
+``bevt_mm/analysis/frame_order.py``. A gap near 0 means the masked tubes are
+filled from appearance alone; a context gap near 0, that the unmasked frames
+are not used at all.
 
 Example (the toy demo's pretraining on toy-temporal)::
 
@@ -28,7 +32,8 @@ from bevt_mm.analysis.frame_order import frame_order_gap  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='video masked-token accuracy, ordered vs shuffled')
+    p = argparse.ArgumentParser(
+        description='video masked-token accuracy: ordered, shuffled, context swapped')
     p.add_argument('config', help='BEVT pretraining config (model + video pipeline)')
     p.add_argument('checkpoint', nargs='?', help='its checkpoint (omit for the initial model)')
     p.add_argument('--ann-file', required=True, help='video list (path label)')
@@ -47,10 +52,19 @@ def main(argv=None):
                              args.num, args.seed, args.cfg_options)
     print(f"video masked-token accuracy on {result['ordered']['num_clips']} clips of "
           f'{args.ann_file}')
-    for name in ('ordered', 'shuffled'):
+    for name in ('ordered', 'shuffled', 'context_swapped'):
         r = result[name]
-        print(f"  {name:<9} {r['acc']:6.2f} %   loss {r['loss']:.4f}")
-    print(f"  gap       {result['gap']:+6.2f} points (ordered - shuffled)")
+        if r is not None:
+            label = name.replace('_', ' ')
+            print(f"  {label:<16} {r['acc']:6.2f} %   loss {r['loss']:.4f}")
+    print(f"  gap              {result['gap']:+6.2f} points (ordered - shuffled)")
+    if result['context_gap'] is not None:
+        print(f"  context gap      {result['context_gap']:+6.2f} points (ordered - context "
+              'swapped: what the unmasked frames add)')
+    base = result['baselines']
+    print(f"copy baselines on the same {base['num_tokens']} masked tokens: most common code "
+          f"{base['most_common_code']:.2f} %, same cell of the nearest unmasked frame "
+          f"{base['nearest_unmasked_frame']:.2f} %")
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:

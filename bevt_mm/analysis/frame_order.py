@@ -28,7 +28,7 @@ cannot help with:
 """
 import copy
 import math
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -222,13 +222,15 @@ def _add_counts(a: Tensor, b: Tensor) -> Tensor:
             + torch.nn.functional.pad(b, (0, size - len(b))))
 
 
-def frame_order_gap(config: str, checkpoint: Optional[str], ann_file: str, data_prefix: str,
+def frame_order_gap(config: Union[str, Config], checkpoint: Optional[str], ann_file: str,
+                    data_prefix: str,
                     num_samples: Optional[int] = None, seed: int = 0,
                     cfg_options: Optional[dict] = None) -> Dict:
     """Masked-token accuracy of a pretraining checkpoint on ordered, shuffled and mixed clips.
 
     Args:
-        config (str): A BEVT pretraining config (its model and video pipeline).
+        config (str | Config): A BEVT pretraining config (its model and video
+            pipeline); a Config is copied, not changed.
         checkpoint (str, optional): Its checkpoint (restricted loader); None
             = the model at initialization (seeded with ``seed``).
         ann_file, data_prefix, num_samples, seed: See :func:`masked_token_accuracy`.
@@ -243,7 +245,7 @@ def frame_order_gap(config: str, checkpoint: Optional[str], ann_file: str, data_
     import bevt_mm  # noqa: F401
     from mmaction.registry import MODELS
     from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(config)
+    cfg = copy.deepcopy(config) if isinstance(config, Config) else Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmaction'))

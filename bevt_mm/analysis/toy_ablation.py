@@ -14,7 +14,10 @@ encoder is evaluated on toy-spatial and toy-temporal by
   own clip (16x1 at 32 px; ``finetune_clip=None``),
 
 for each seed; the table gives the mean and the sample standard deviation
-over seeds.
+over seeds. For the variants with a video stream it also measures whether
+that stream uses time (:func:`~bevt_mm.analysis.frame_order.frame_order_gap`
+on toy-temporal val clips: masked-token accuracy on ordered, shuffled and
+context-swapped clips, and the copy baselines).
 """
 import copy
 import json
@@ -27,6 +30,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 
+from .frame_order import frame_order_gap
 from .label_scarce import few_per_class, finetune_config, label_scarce_top1, set_clip
 from .probe.encoder import backbone_state_dict
 from .probe.features import TOY_PRETRAIN_CLIP
@@ -126,7 +130,7 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
                  finetune_epochs: int = 25,
                  finetune_clip: Optional[Tuple[int, int, Tuple[int, int]]] = FINETUNE_CLIP,
                  pretrain_options: Optional[dict] = None,
-                 finetune_options: Optional[dict] = None) -> Dict:
+                 finetune_options: Optional[dict] = None, time_clips: int = 200) -> Dict:
     """Pretrain every variant with every seed, probe and fine-tune; write results.
 
     Args:
@@ -143,9 +147,15 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
         finetune_clip (tuple, optional): ``(clip_len, frame_interval, (h, w))``
             of label-scarce fine-tuning; None keeps the fine-tuning config's clip.
         pretrain_options, finetune_options (dict, optional): Config overrides.
+        time_clips (int): Toy-temporal val clips (the first N) on which the
+            video stream's use of time is measured (variants with videos).
 
     Returns:
-        dict: ``runs`` (one row per variant, seed and set) and ``table``.
+        dict: ``runs`` (one row per variant, seed and set; the toy-temporal
+        row of a variant with videos has ``video_stream``: masked-token
+        accuracy % ``ordered``, ``shuffled``, ``context_swapped`` and the copy
+        baselines ``most_common_code``, ``nearest_unmasked_frame``), ``table``
+        and ``time_table``.
     """
     import bevt_mm  # noqa: F401
     os.makedirs(work_dir, exist_ok=True)
@@ -170,12 +180,16 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
     for seed in seeds:
         for variant in variants:
             run_dir = osp.join(work_dir, f'{variant}_seed{seed}')
-            ckpt, backbone = None, None
+            ckpt, backbone, video_stream = None, None, None
             t0 = time.time()
             if VARIANTS[variant] is not None:
-                ckpt = _pretrain(pretrain_config(variant, data_root, tokenizer, iters, seed,
-                                                 osp.join(run_dir, 'pretrain'), pretrain_list,
-                                                 pretrain_options))
+                cfg = pretrain_config(variant, data_root, tokenizer, iters, seed,
+                                      osp.join(run_dir, 'pretrain'), pretrain_list,
+                                      pretrain_options)
+                ckpt = _pretrain(cfg)
+                if VARIANTS[variant][0]:
+                    video_stream = _video_stream_time(cfg, ckpt, labeled['temporal'],
+                                                      time_clips, seed)
                 if variant == 'image':
                     ckpt = _inflate_image_stream(ckpt, osp.join(run_dir, 'inflated.pth'))
                 backbone = osp.join(run_dir, 'backbone.pth')
@@ -200,6 +214,8 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
                                  linear_top1=r['linear_top1'],
                                  finetune_top1=100 * label_scarce_top1(ft),
                                  pretrain_seconds=round(pretrain_s, 1)))
+                if kind == 'temporal' and video_stream:
+                    runs[-1]['video_stream'] = video_stream
                 print(f'[ablation] {runs[-1]}', flush=True)
                 with open(osp.join(work_dir, 'runs_so_far.json'), 'w') as f:
                     json.dump(runs, f, indent=1)  # an interrupted run keeps what it measured
@@ -209,15 +225,51 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
                                  probe_train_per_set=probe_train, per_class=per_class,
                                  finetune_epochs=finetune_epochs,
                                  finetune_clip=finetune_clip or 'recipe',
-                                 knn=dict(k=20, T=0.07)),
+                                 knn=dict(k=20, T=0.07), time_clips=time_clips),
                    runs=runs, seconds=round(time.time() - start, 1))
     results['table'] = format_table(results)
+    results['time_table'] = format_time_table(results)
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
         json.dump(results, f, indent=2)
     with open(osp.join(work_dir, 'table.md'), 'w') as f:
-        f.write(results['table'] + '\n')
+        f.write(results['table'] + '\n\n' + results['time_table'] + '\n')
     results['plot'] = plot_ablation(results, osp.join(work_dir, 'ablation.png'))
     return results
+
+
+def _video_stream_time(cfg: Config, ckpt: str, temporal: Dict[str, str], clips: int,
+                       seed: int) -> Dict[str, float]:
+    """Masked-token accuracy (%) of the video stream on toy-temporal val clips, with baselines."""
+    gap = frame_order_gap(cfg, ckpt, temporal['val'], temporal['prefix'], clips, seed)
+    out = {name: gap[name]['acc'] for name in ('ordered', 'shuffled', 'context_swapped')
+           if gap[name] is not None}
+    out.update({k: gap['baselines'][k] for k in ('most_common_code', 'nearest_unmasked_frame')})
+    return out
+
+
+#: columns of :func:`format_time_table`: key of ``video_stream`` and header
+TIME_COLUMNS = (('ordered', 'ordered'), ('shuffled', 'shuffled'),
+                ('context_swapped', 'context swapped'),
+                ('nearest_unmasked_frame', 'copy: nearest unmasked frame'),
+                ('most_common_code', 'most common code'))
+
+
+def format_time_table(results: Dict) -> str:
+    """Markdown: video masked-token accuracy (%) on toy-temporal val, ``mean ± sd`` over seeds."""
+    head = ['variant'] + [name for _, name in TIME_COLUMNS]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for variant in results['settings']['variants']:
+        rows = [r['video_stream'] for r in results['runs']
+                if r['variant'] == variant and 'video_stream' in r]
+        if not rows:
+            continue
+        cells = [variant]
+        for key, _ in TIME_COLUMNS:
+            vals = [r[key] for r in rows if key in r]
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            cells.append(f'{statistics.mean(vals):.2f} ± {sd:.2f}' if vals else '-')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
 
 
 METRICS = (('knn_top1', 'k-NN'), ('linear_top1', 'linear'), ('finetune_top1', 'fine-tune'))

@@ -39,9 +39,20 @@ def test_toy_ablation_runs_every_variant_and_writes_table_and_plot(tiny_toy, loa
         keys = set().union(*rows)
         assert max(r['iter'] for r in rows if 'iter' in r) == 2
         assert ('loss_video' in keys) == bool(videos) and ('loss_image' in keys) == bool(images)
+    # the video stream's use of time, for the variants that have one (toy-temporal rows)
+    timed = {r['variant'] for r in runs if 'video_stream' in r}
+    assert timed == {'video', 'joint'}
+    assert all(r['set'] == 'temporal' for r in runs if 'video_stream' in r)
+    for r in runs:
+        if 'video_stream' in r:
+            assert set(r['video_stream']) == {'ordered', 'shuffled', 'context_swapped',
+                                              'most_common_code', 'nearest_unmasked_frame'}
+            assert all(0 <= v <= 100 for v in r['video_stream'].values())
     table = open(osp.join(work, 'table.md')).read()
     for variant in ('image', 'video', 'joint', 'random'):
         assert f'| {variant} |' in table
+    assert 'context swapped' in results['time_table'] and results['time_table'] in table
+    assert '| image |' not in results['time_table']
     assert Image.open(osp.join(work, 'ablation.png')).size[0] > 0
 
 

@@ -5,7 +5,9 @@ Same number of optimizer updates per variant, several seeds; every encoder is
 evaluated by the k-NN and linear probes and by label-scarce fine-tuning on
 toy-spatial and toy-temporal (see ``bevt_mm/analysis/toy_ablation.py``).
 Makes the toy data and the toy tokenizer first when they are missing. Writes
-``results.json``, ``table.md`` and ``ablation.png`` to ``--work-dir``.
+``results.json``, ``table.md`` and ``ablation.png`` to ``--work-dir``. For the
+variants with videos it also measures whether the video stream uses time
+(``tools/analysis/frame_order.py``'s accuracies and copy baselines).
 
     python tools/analysis/toy_ablation.py --work-dir work_dirs/ablation
 """
@@ -46,6 +48,9 @@ def parse_args(argv=None):
                    'seed\'s top-1 at ~40 %% has a standard error of 2.4 points, 5.5 with 80)')
     p.add_argument('--images', type=int, nargs=2, default=[400, 100], metavar=('TRAIN', 'VAL'))
     p.add_argument('--tokenizer-steps', type=int, default=300)
+    p.add_argument('--time-clips', type=int, default=200,
+                   help='toy-temporal val clips on which the video stream\'s use of time is '
+                   'measured (ordered / shuffled / context-swapped accuracy, copy baselines)')
     return p.parse_args(argv)
 
 
@@ -67,9 +72,11 @@ def main(argv=None):
     results = run_ablation(args.data_root, args.work_dir, tokenizer, args.seeds, args.iters,
                            args.variants, args.pretrain_videos, args.probe_train,
                            args.per_class, args.finetune_epochs,
-                           FINETUNE_CLIPS[args.finetune_clip])
+                           FINETUNE_CLIPS[args.finetune_clip], time_clips=args.time_clips)
     print()
     print(results['table'])
+    print('\nvideo masked-token accuracy (%) on toy-temporal val clips:')
+    print(results['time_table'])
     print(f"\n{results['seconds']:.0f} s; wrote {osp.join(args.work_dir, 'results.json')}, "
           f"{results['plot']}")
     return results

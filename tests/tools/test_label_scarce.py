@@ -1,8 +1,9 @@
 """Label-scarce fine-tuning helpers: the few-label list and the fine-tuning clip."""
+import argparse
 import os.path as osp
 
 import pytest
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from bevt_mm.analysis.label_scarce import few_per_class, finetune_config, set_clip
 from bevt_mm.analysis.toy_ablation import FINETUNE_CFG, FINETUNE_CLIP
@@ -43,8 +44,6 @@ def test_label_scarce_fine_tuning_runs_at_the_pretraining_clip(kind, tmp_path, l
     assert _clips(set_clip(cfg, *FINETUNE_CLIP)) == [(8, 2, (64, 64))] * 3
 
     demo = load_tool('demo.py')
-    from mmengine.config import DictAction
-    import argparse
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     opts = parser.parse_args(['--cfg-options', *demo.clip_overrides(config, *FINETUNE_CLIP)])

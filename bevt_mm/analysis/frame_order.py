@@ -193,7 +193,7 @@ def copy_baselines(model: torch.nn.Module, cfg: Config, ann_file: str, data_pref
         total += int(hist.sum())
         counts = hist if counts is None else _add_counts(counts, hist)
     if not total:
-        raise ValueError(f'{ann_file}: no masked video token in the first {num_samples} clips')
+        raise ValueError(f'{ann_file}: the clips evaluated hold no masked video token')
     return dict(most_common_code=100.0 * int(counts.max()) / total,
                 nearest_unmasked_frame=100.0 * copy_hits / total, num_tokens=total)
 
@@ -223,8 +223,7 @@ def _add_counts(a: Tensor, b: Tensor) -> Tensor:
 
 
 def frame_order_gap(config: Union[str, Config], checkpoint: Optional[str], ann_file: str,
-                    data_prefix: str,
-                    num_samples: Optional[int] = None, seed: int = 0,
+                    data_prefix: str, num_samples: Optional[int] = None, seed: int = 0,
                     cfg_options: Optional[dict] = None) -> Dict:
     """Masked-token accuracy of a pretraining checkpoint on ordered, shuffled and mixed clips.
 

@@ -187,14 +187,14 @@ def run_ablation(data_root: str, work_dir: str, tokenizer: str, seeds: Sequence[
                                       osp.join(run_dir, 'pretrain'), pretrain_list,
                                       pretrain_options)
                 ckpt = _pretrain(cfg)
-                if VARIANTS[variant][0]:
-                    video_stream = _video_stream_time(cfg, ckpt, labeled['temporal'],
-                                                      time_clips, seed)
                 if variant == 'image':
                     ckpt = _inflate_image_stream(ckpt, osp.join(run_dir, 'inflated.pth'))
                 backbone = osp.join(run_dir, 'backbone.pth')
                 torch.save(backbone_state_dict(ckpt, (4, 4, 4))[0], backbone)
             pretrain_s = time.time() - t0
+            if VARIANTS[variant] is not None and VARIANTS[variant][0]:  # has a video stream
+                video_stream = _video_stream_time(cfg, ckpt, labeled['temporal'], time_clips,
+                                                  seed)
             for kind in SETS:
                 probe_cfg = Config.fromfile(FINETUNE_CFG.format(kind))
                 probe_cfg.test_dataloader.dataset.pipeline = copy.deepcopy(TOY_PRETRAIN_CLIP)

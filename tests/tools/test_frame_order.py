@@ -70,7 +70,10 @@ def test_cli_reports_both_accuracies_and_their_gap(temporal_64, random_toy_token
     assert base['num_tokens'] > 0
     assert 0 < base['most_common_code'] <= 100 and 0 <= base['nearest_unmasked_frame'] <= 100
     with open(out) as f:
-        assert json.load(f)['gap'] == pytest.approx(result['gap'])
+        saved = json.load(f)
+    assert saved['gap'] == pytest.approx(result['gap'])
+    assert (saved['config'], saved['checkpoint'], saved['ann_file'], saved['seed']) == (
+        CONFIG, None, ann, 0)
     text = capsys.readouterr().out
     assert all(word in text for word in ('ordered', 'shuffled', 'context swapped', 'gap',
                                          'most common code', 'nearest unmasked frame'))

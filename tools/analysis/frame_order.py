@@ -39,7 +39,7 @@ def parse_args(argv=None):
     p.add_argument('--ann-file', required=True, help='video list (path label)')
     p.add_argument('--data-prefix', required=True, help='video folder of the list')
     p.add_argument('--num', type=int, default=None, help='first N videos (default: all)')
-    p.add_argument('--seed', type=int, default=0, help='masks and shuffles')
+    p.add_argument('--seed', type=int, default=0, help='masks and shuffles (default: 0)')
     p.add_argument('--out', default=None, help='also write the result as JSON here')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, key=value pairs')
@@ -68,7 +68,8 @@ def main(argv=None):
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
-            json.dump(result, f, indent=2)
+            json.dump(dict(result, config=args.config, checkpoint=args.checkpoint,
+                           ann_file=args.ann_file, seed=args.seed), f, indent=2)
     return result
 
 

@@ -129,7 +129,7 @@ def _batches(model: torch.nn.Module, cfg: Config, ann_file: str, data_prefix: st
 @torch.no_grad()
 def masked_token_accuracy(model: torch.nn.Module, cfg: Config, ann_file: str, data_prefix: str,
                           shuffle: bool, num_samples: Optional[int] = None, seed: int = 0,
-                          batch_size: int = 8, swap_context: bool = False) -> Dict[str, float]:
+                          batch_size: int = 8, with_context: bool = False) -> Dict:
     """Video masked-token accuracy (%) and loss of ``model`` over a video list.
 
     Args:
@@ -140,66 +140,56 @@ def masked_token_accuracy(model: torch.nn.Module, cfg: Config, ann_file: str, da
         num_samples (int, optional): First N videos of the list.
         seed (int): Seed of the masks (and of the shuffles).
         batch_size (int): Clips per forward pass (batches are split evenly).
-        swap_context (bool): Replace the unmasked frames by another clip's
-            (:func:`swap_context_frames`); needs at least 2 clips.
+        with_context (bool): Also measure, on the same decoded batches, the
+            accuracy with the unmasked frames taken from another clip
+            (:func:`swap_context_frames`) and the copy baselines.
 
     Returns:
         dict: ``acc`` (%, masked positions, weighted by clips), ``loss`` and
-        ``num_clips``.
+        ``num_clips``; with ``with_context`` also ``context_swapped`` (the same
+        three keys; None for a single clip) and ``baselines``:
+        ``most_common_code`` (the best constant guess on these masked tokens),
+        ``nearest_unmasked_frame`` (the same cell's token in the nearest frame
+        without a masked token; a clip without one counts as a miss), both %,
+        and ``num_tokens``.
     """
     model.eval()
-    acc = loss = 0.0
-    count = 0
+    sums = dict(acc=0.0, loss=0.0, swapped_acc=0.0, swapped_loss=0.0)
+    count = copy_hits = num_tokens = 0
+    codes = None
     for data in _batches(model, cfg, ann_file, data_prefix, shuffle, num_samples, seed,
                          batch_size):
         video = data['inputs']['video']
-        if swap_context:
-            video = dict(video, inputs=swap_context_frames(video['inputs'],
-                                                           video['target_mask']))
-        out = model.loss(dict(data['inputs'], video=video), data['data_samples'])
         n = len(video['inputs'])
-        acc += float(out['acc_video']) * n
-        loss += float(out['loss_video']) * n
+        runs = [('', video)]
+        if with_context and n > 1:
+            runs.append(('swapped_', dict(video, inputs=swap_context_frames(
+                video['inputs'], video['target_mask']))))
+        for prefix, inputs in runs:
+            out = model.loss(dict(data['inputs'], video=inputs), data['data_samples'])
+            sums[prefix + 'acc'] += float(out['acc_video']) * n
+            sums[prefix + 'loss'] += float(out['loss_video']) * n
+        if with_context:
+            ids = model.tokenize(None, video['tokenizer_inputs'], None)['video']  # (N, T, h, w)
+            hits, hist = copy_counts(ids.cpu(), video['target_mask'].bool().cpu())
+            copy_hits += hits
+            num_tokens += int(hist.sum())
+            codes = hist if codes is None else _add_counts(codes, hist)
         count += n
-    return dict(acc=acc / count, loss=loss / count, num_clips=count)
-
-
-@torch.no_grad()
-def copy_baselines(model: torch.nn.Module, cfg: Config, ann_file: str, data_prefix: str,
-                   num_samples: Optional[int] = None, seed: int = 0,
-                   batch_size: int = 8) -> Dict[str, float]:
-    """Accuracy (%) of two guesses that need no model, on the masked tokens of the ordered pass.
-
-    Args:
-        model (nn.Module): A ``BEVT`` model (its tokenizer makes the targets).
-        cfg, ann_file, data_prefix, num_samples, seed, batch_size: See
-            :func:`masked_token_accuracy` (the same clips and masks).
-
-    Returns:
-        dict: ``most_common_code`` (the best constant guess on these tokens),
-        ``nearest_unmasked_frame`` (the same cell's token in the nearest
-        frame without a masked token; a clip without one counts as a miss) and
-        ``num_tokens`` (masked tokens counted).
-    """
-    model.eval()
-    counts = None
-    copy_hits = total = 0
-    for data in _batches(model, cfg, ann_file, data_prefix, False, num_samples, seed,
-                         batch_size):
-        video = data['inputs']['video']
-        ids = model.tokenize(None, video['tokenizer_inputs'], None)['video']  # (N, T, h, w)
-        hits, hist = copy_counts(ids.cpu(), video['target_mask'].bool().cpu())
-        copy_hits += hits
-        total += int(hist.sum())
-        counts = hist if counts is None else _add_counts(counts, hist)
-    if not total:
-        raise ValueError(f'{ann_file}: the clips evaluated hold no masked video token')
-    return dict(most_common_code=100.0 * int(counts.max()) / total,
-                nearest_unmasked_frame=100.0 * copy_hits / total, num_tokens=total)
+    result = dict(acc=sums['acc'] / count, loss=sums['loss'] / count, num_clips=count)
+    if with_context:
+        if not num_tokens:
+            raise ValueError(f'{ann_file}: the clips evaluated hold no masked video token')
+        result['context_swapped'] = None if count < 2 else dict(
+            acc=sums['swapped_acc'] / count, loss=sums['swapped_loss'] / count, num_clips=count)
+        result['baselines'] = dict(most_common_code=100.0 * int(codes.max()) / num_tokens,
+                                   nearest_unmasked_frame=100.0 * copy_hits / num_tokens,
+                                   num_tokens=num_tokens)
+    return result
 
 
 def copy_counts(ids: Tensor, target_mask: Tensor) -> Tuple[int, Tensor]:
-    """Counts behind :func:`copy_baselines` for one batch.
+    """Counts behind the copy baselines of :func:`masked_token_accuracy` for one batch.
 
     Args:
         ids (Tensor): int64 target codes of every frame ``(N, T, h, w)``.
@@ -239,7 +229,7 @@ def frame_order_gap(config: Union[str, Config], checkpoint: Optional[str], ann_f
         dict: ``ordered``, ``shuffled`` and ``context_swapped`` (``acc`` %,
         ``loss``, ``num_clips``); ``gap`` (ordered minus shuffled accuracy,
         points); ``context_gap`` (ordered minus context swapped, points;
-        None for a single clip) and ``baselines`` (:func:`copy_baselines`).
+        None for a single clip) and ``baselines`` (see :func:`masked_token_accuracy`).
     """
     import bevt_mm  # noqa: F401
     from mmaction.registry import MODELS
@@ -255,15 +245,13 @@ def frame_order_gap(config: Union[str, Config], checkpoint: Optional[str], ann_f
         model.load_state_dict(state.get('state_dict', state))
     else:
         model.init_weights()
-    out = {name: masked_token_accuracy(model, cfg, ann_file, data_prefix, shuffle, num_samples,
-                                       seed)
-           for name, shuffle in (('ordered', False), ('shuffled', True))}
+    ordered = masked_token_accuracy(model, cfg, ann_file, data_prefix, False, num_samples, seed,
+                                    with_context=True)
+    out = dict(context_swapped=ordered.pop('context_swapped'),
+               baselines=ordered.pop('baselines'), ordered=ordered,
+               shuffled=masked_token_accuracy(model, cfg, ann_file, data_prefix, True,
+                                              num_samples, seed))
     out['gap'] = out['ordered']['acc'] - out['shuffled']['acc']
-    if out['ordered']['num_clips'] > 1:
-        out['context_swapped'] = masked_token_accuracy(model, cfg, ann_file, data_prefix, False,
-                                                       num_samples, seed, swap_context=True)
-        out['context_gap'] = out['ordered']['acc'] - out['context_swapped']['acc']
-    else:
-        out['context_swapped'] = out['context_gap'] = None
-    out['baselines'] = copy_baselines(model, cfg, ann_file, data_prefix, num_samples, seed)
+    swapped = out['context_swapped']
+    out['context_gap'] = None if swapped is None else out['ordered']['acc'] - swapped['acc']
     return out

@@ -8,19 +8,9 @@ import torch
 from mmengine.config import Config
 
 from bevt_mm.analysis.frame_order import video_pipeline
-from bevt_mm.datasets.toy import make_video_set
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'bevt', 'toy_joint_swin.py')
-
-
-@pytest.fixture(scope='module')
-def temporal_64(tmp_path_factory):
-    """4 toy-temporal videos (one per class), 16 frames of 64x64: (folder, list)."""
-    root = str(tmp_path_factory.mktemp('frame_order'))
-    lists = make_video_set(root, 'temporal', num_train=0, num_val=4, seed=0, size=64,
-                           num_frames=16)
-    return osp.join(root, 'temporal'), lists['val']
 
 
 def _sample(pipeline, folder, ann, seed=0):

@@ -219,6 +219,90 @@ def check_load_from(cfg: Config) -> None:
         '--cfg-options load_from=None.')
 
 
+def _swin_out_channels(backbone: Dict[str, Any]) -> Optional[int]:
+    """Channels of a Swin-type backbone's last stage from its ``arch``, or None."""
+    from mmaction.registry import MODELS
+    cls = MODELS.get(backbone.get('type', '')) if isinstance(backbone.get('type'), str) else None
+    arch = backbone.get('arch', None)
+    if isinstance(arch, str):
+        arch = getattr(cls, 'arch_zoo', {}).get(arch.lower(), None)
+    if not isinstance(arch, dict) or 'embed_dims' not in arch or 'depths' not in arch:
+        return None
+    return int(arch['embed_dims']) * 2 ** (len(arch['depths']) - 1)
+
+
+def derive_head_in_channels(cfg: Config, options: Optional[Dict[str, Any]] = None) -> None:
+    """Make the head's ``in_channels`` match a Swin backbone's ``arch``, in place.
+
+    ``model.backbone.arch=tiny`` on a Swin-B recipe would otherwise fail in
+    the first forward pass with a raw shape error. The head follows the
+    backbone (with a warning) unless ``in_channels`` was set in ``options``
+    too, in which case a mismatch is an error naming both keys.
+
+    Raises:
+        ValueError: if ``--cfg-options`` set both to values that disagree.
+    """
+    model = cfg.get('model', None)
+    if not isinstance(model, dict) or not isinstance(model.get('backbone'), dict):
+        return
+    channels = _swin_out_channels(model.backbone)
+    if channels is None:
+        return
+    options = options or {}
+    for head_key in ('cls_head', 'head'):
+        head = model.get(head_key, None)
+        if not isinstance(head, dict) or head.get('in_channels', channels) == channels:
+            continue
+        key = f'model.{head_key}.in_channels'
+        if key in options:
+            raise ValueError(f'{key}={head.in_channels} but model.backbone.arch='
+                             f'{model.backbone.arch!r} outputs {channels} channels (8 x '
+                             f'embed_dims); set {key}={channels} or leave it out.')
+        warnings.warn(f'{key}={head.in_channels} does not match model.backbone.arch='
+                      f'{model.backbone.arch!r} ({channels} channels): using {channels}.')
+        head.in_channels = channels
+
+
+def resolve_pretrained2d(cfg: Config) -> None:
+    """Load a video (3D) Swin checkpoint given as ``pretrained`` of a stock
+    ``SwinTransformer3D`` as such, in place.
+
+    Stock MMAction2 Swin recipes set ``pretrained2d=True``: ``pretrained`` is
+    then an ImageNet 2D Swin whose ``'model'`` dict is inflated over time,
+    and an exported BEVT encoder (3D weights) failed with ``KeyError:
+    'model'``. A local file without ``'model'`` whose patch embedding is 3D
+    gets ``pretrained2d=False`` (with a warning); any other file without
+    ``'model'`` is an error naming the key.
+
+    Raises:
+        ValueError: if the file is neither a 2D ImageNet Swin nor a 3D one.
+    """
+    model = cfg.get('model', None)
+    backbone = model.get('backbone', None) if isinstance(model, dict) else None
+    if (not isinstance(backbone, dict)
+            or str(backbone.get('type', '')).split('.')[-1] != 'SwinTransformer3D'
+            or not backbone.get('pretrained2d', True)):
+        return
+    path = backbone.get('pretrained', None)
+    if not isinstance(path, str) or not osp.isfile(osp.expanduser(path)):
+        return
+    from bevt_mm.engine.safe_load import load_checkpoint_file
+    ckpt = load_checkpoint_file(osp.expanduser(path), map_location='cpu')
+    if isinstance(ckpt, dict) and 'model' in ckpt:
+        return  # a 2D ImageNet Swin, to be inflated
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
+    weight = state.get('patch_embed.proj.weight', state.get('backbone.patch_embed.proj.weight'))
+    if getattr(weight, 'dim', lambda: 0)() != 5:
+        raise ValueError(f'model.backbone.pretrained={path!r} with pretrained2d=True must be a '
+                         "2D ImageNet Swin checkpoint (a 'model' dict); it is not, nor a 3D "
+                         'video Swin. For an exported BEVT encoder set '
+                         'model.backbone.pretrained2d=False.')
+    warnings.warn(f'model.backbone.pretrained={path!r} holds 3D (video) Swin weights: loading '
+                  'it with model.backbone.pretrained2d=False (True inflates a 2D ImageNet '
+                  'Swin).')
+    backbone.pretrained2d = False
+
+
 def default_work_dir(cfg: Config, config_path: str, work_dir: str = None) -> None:
     """Set ``cfg.work_dir``: CLI value > value in the file > ``work_dirs/<config name>``."""
     if work_dir is not None:
@@ -293,6 +377,8 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
     if args.cfg_options is not None:
         check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
+    derive_head_in_channels(cfg, args.cfg_options)
+    resolve_pretrained2d(cfg)
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
     check_dual_sampler(cfg)
@@ -322,6 +408,7 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
     if args.cfg_options is not None:
         check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
+    derive_head_in_channels(cfg, args.cfg_options)
     default_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
     adapt_to_device(cfg)

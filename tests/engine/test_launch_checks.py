@@ -73,3 +73,28 @@ def test_cpu_amp_is_bf16_only_with_native_bf16(native, expected):
                                             optimizer=dict(type='SGD', lr=0.1))))
     adapt_to_device(forced, native_bf16=False)
     assert forced.optim_wrapper.type == 'CPUAmpOptimWrapper'
+
+
+@pytest.mark.parametrize('config,head', [('finetune_swin_b_k400.py', 'cls_head'),
+                                         ('joint_swin_b.py', 'head')])
+def test_backbone_arch_override_sets_head_in_channels(config, head):
+    with pytest.warns(UserWarning, match=f'model.{head}.in_channels=1024'):
+        cfg = merge_train_args(_load(config), _args(config, **{
+            'model.backbone.arch': 'tiny', 'load_from': None}))
+    assert cfg.model[head].in_channels == 768
+    with pytest.raises(ValueError, match=f'model.{head}.in_channels=1024 but'):
+        merge_train_args(_load(config), _args(config, **{
+            'model.backbone.arch': 'tiny', f'model.{head}.in_channels': 1024,
+            'load_from': None}))
+
+
+def test_every_swin_config_has_matching_head_channels():
+    import glob
+    import warnings
+
+    from bevt_mm.engine.launch import derive_head_in_channels
+    for path in sorted(glob.glob(osp.join(ROOT, 'configs', 'bevt', '*.py'))):
+        cfg = Config.fromfile(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            derive_head_in_channels(cfg)

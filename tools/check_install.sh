@@ -20,7 +20,7 @@ if [ $# -gt 0 ]; then
     "$PY" -m pip install -q "$@"
 fi
 OUT=$(mktemp -d)
-STACK='^(torch|torchvision|triton|nvidia-[a-z0-9-]+)=='
+STACK='^(torch|torchvision|triton|nvidia-[a-z0-9-]+|cuda-[a-z0-9-]+)=='
 "$PY" -m pip freeze --all > "$OUT/before.txt"
 echo "== the environment's torch stack before:"
 grep -iE "$STACK" "$OUT/before.txt" | grep -iE '^(torch|torchvision)=='

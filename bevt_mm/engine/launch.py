@@ -382,8 +382,6 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
     check_dual_sampler(cfg)
-    if not cfg.get('resume', False):
-        check_load_from(cfg)
     return cfg
 
 

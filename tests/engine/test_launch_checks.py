@@ -1,12 +1,16 @@
 """tools/train.py's config checks: named config values through --cfg-options,
 a missing start checkpoint, and CPU AMP chosen by the CPU's bf16 support."""
+import os
 import os.path as osp
+import subprocess
+import sys
 from argparse import Namespace
 
 import pytest
 from mmengine.config import Config
 
-from bevt_mm.engine.launch import adapt_to_device, cpu_has_native_bf16, merge_train_args
+from bevt_mm.engine.launch import (adapt_to_device, check_load_from, cpu_has_native_bf16,
+                                   merge_train_args)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -40,14 +44,19 @@ def test_runner_keys_and_dotted_keys_pass():
     assert cfg.train_dataloader.sampler.videos_per_gpu == 2
 
 
-def test_missing_image_stream_init_says_how_to_start_from_scratch():
+def test_missing_image_stream_init_says_how_to_start_from_scratch(tmp_path):
     cfg = _load('joint_swin_b.py')
     assert not osp.exists(cfg.load_from)
-    with pytest.raises(FileNotFoundError, match=r'joint_init\.pth.*load_from=None'):
-        merge_train_args(cfg, _args('joint_swin_b.py'))
-    cfg = merge_train_args(_load('joint_swin_b.py'),
-                           _args('joint_swin_b.py', load_from=None))
-    assert cfg.load_from is None
+    proc = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
+         osp.join(ROOT, 'configs', 'bevt', 'joint_swin_b.py'), '--work-dir', str(tmp_path)],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert 'joint_init.pth' in last and '--cfg-options load_from=None' in last, proc.stderr[-3000:]
+    check_load_from(merge_train_args(_load('joint_swin_b.py'),
+                                     _args('joint_swin_b.py', load_from=None)))  # passes
 
 
 def test_cpu_bf16_flags():

@@ -51,4 +51,4 @@ mmaction.__version__, '| bevt_mm shims:', bevt_mm.compat.APPLIED)"
 
 echo "== tests/install: packaging checks, tools/train.py toy step, mim test on a stock Swin config"
 cd "$ROOT"
-"$PY" -m pytest -q -p no:cacheprovider tests/install
+BEVT_CHECK_INSTALL=1 "$PY" -m pytest -q -p no:cacheprovider tests/install

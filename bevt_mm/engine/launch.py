@@ -11,6 +11,8 @@ from argparse import Namespace
 import torch
 from mmengine.config import Config
 
+from ..datasets.config_utils import set_num_classes_from_head
+
 
 def select_dist_backend(cfg: Config) -> str:
     """Use ``gloo`` when CUDA is absent, keeping a configured backend otherwise.
@@ -178,6 +180,7 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
     check_dual_sampler(cfg)
+    set_num_classes_from_head(cfg)
     return cfg
 
 
@@ -196,8 +199,14 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
             raise ValueError(f'--dump {args.dump}: the dump file must end in .pkl or .pickle')
         dump_metric = dict(type='DumpResults', out_file_path=args.dump)
         evaluators = cfg.test_evaluator
-        evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
-        cfg.test_evaluator = evaluators + [dump_metric]
+        if isinstance(evaluators, dict) and 'metrics' in evaluators:  # an Evaluator config
+            metrics = evaluators['metrics']
+            metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+            evaluators['metrics'] = metrics + [dump_metric]
+        else:
+            evaluators = (list(evaluators) if isinstance(evaluators, (list, tuple))
+                          else [evaluators])
+            cfg.test_evaluator = evaluators + [dump_metric]
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -205,4 +214,5 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
     cfg.load_from = args.checkpoint
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
+    set_num_classes_from_head(cfg)
     return cfg

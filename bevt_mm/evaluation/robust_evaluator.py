@@ -16,7 +16,7 @@ the marks line up with the results in distributed evaluation too.
 import logging
 from typing import Any, Callable, List, Optional, Sequence, Union
 
-from mmengine.dist import collect_results, is_main_process
+from mmengine.dist import collect_results
 from mmengine.evaluator import BaseMetric, Evaluator
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
@@ -51,13 +51,13 @@ class RobustEvaluator(Evaluator):
     def __init__(self, metrics: Union[dict, BaseMetric, Sequence], max_listed: int = 20) -> None:
         super().__init__(metrics)
         self.max_listed = max_listed
-        self._unreadable: List[Optional[str]] = []
+        self._unreadable: List[str] = []
 
     def process(self, data_samples: Sequence[Any], data_batch: Optional[Any] = None) -> None:
         """Record which samples are unreadable, then let every metric process the batch."""
-        for sample in data_samples:
-            meta = sample.metainfo if isinstance(sample, BaseDataElement) else sample
-            self._unreadable.append(meta.get(UNREADABLE_KEY) if hasattr(meta, 'get') else None)
+        for sample in data_samples:  # '' for readable: collect_results drops None entries
+            meta = sample.metainfo if isinstance(sample, BaseDataElement) else dict(sample)
+            self._unreadable.append(meta.get(UNREADABLE_KEY) or '')
         super().process(data_samples, data_batch)
 
     def evaluate(self, size: int) -> dict:
@@ -71,10 +71,10 @@ class RobustEvaluator(Evaluator):
         """
         marks = collect_results(self._unreadable, size, 'cpu')  # None off the main process
         self._unreadable = []
-        unreadable = [m for m in marks or [] if m is not None]
+        unreadable = [m for m in marks or [] if m]
         wrapped = []
         if unreadable:  # only on the main process, where compute_metrics runs
-            keep = [m is None for m in marks]
+            keep = [not m for m in marks]
             for metric in self.metrics:
                 if type(metric).__name__ not in KEEP_ALL:
                     metric.compute_metrics = self._on_readable(metric, keep)

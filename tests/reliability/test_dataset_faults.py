@@ -258,3 +258,56 @@ def test_dump_goes_into_the_robust_evaluator(tmp_path):
     assert cfg.test_evaluator.type == 'RobustEvaluator'
     assert [m['type'] for m in cfg.test_evaluator.metrics] == ['AccMetric', 'DumpResults']
     assert cfg.test_dataloader.dataset.num_classes == 400
+
+
+def _rank_main(rank, world, port, ann, videos, out):
+    """One rank of the distributed evaluation: DefaultSampler's share, a fixed 'prediction'."""
+    import os
+
+    import torch.distributed as dist
+    from mmengine.dataset import DefaultSampler
+    from mmengine.registry import init_default_scope
+
+    import bevt_mm  # noqa: F401
+    from mmaction.registry import EVALUATOR
+    os.chdir(osp.dirname(out))  # collect_results writes .dist_test/ in the working directory
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    init_default_scope('mmaction')
+    ds = DATASETS.build(dict(type='RobustVideoDataset', ann_file=ann, test_mode=True,
+                             data_prefix=dict(video=videos), num_classes=4,
+                             pipeline=PIPELINE + [dict(type='PackActionInputs')]))
+    evaluator = EVALUATOR.build(dict(type='RobustEvaluator', metrics=dict(type='AccMetric')))
+    for idx in DefaultSampler(ds, shuffle=False):  # padded to equal shares
+        sample = ds[idx]['data_samples']
+        label = int(sample.gt_label)
+        sample.set_pred_score(torch.eye(4)[label if label < 2 else (label + 1) % 4])
+        evaluator.process([sample])
+    metrics = evaluator.evaluate(len(ds))
+    if rank == 0:
+        torch.save(metrics, out)
+    dist.destroy_process_group()
+
+
+def test_distributed_evaluation_leaves_out_exactly_the_unreadable_samples(
+        videos, av1_video, tmp_path):
+    """2 gloo processes, 7 samples (the sampler pads to 8), 2 unreadable: the metric over the
+    other 5 equals the 1-process metric over the readable list."""
+    import socket
+
+    import torch.multiprocessing as mp
+    from mmaction.evaluation import AccMetric
+    lines = ['v0.mp4 0', 'v1.mp4 1', 'av1.mp4 1', 'missing.mp4 0', 'v2.mp4 2', 'v3.mp4 3',
+             'v0.mp4 0']
+    ann = write_list(tmp_path / 'val.txt', lines)
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    out = str(tmp_path / 'metrics.pt')
+    mp.spawn(_rank_main, args=(2, port, ann, videos, out), nprocs=2)
+    readable = [int(x.split()[1]) for x in lines if x.split()[0] in {f'v{i}.mp4' for i in range(4)}]
+    metric = AccMetric()
+    metric.results = [dict(pred=np.eye(4)[y if y < 2 else (y + 1) % 4], label=y) for y in readable]
+    expected = {f'acc/{k}': v for k, v in metric.compute_metrics(metric.results).items()}
+    assert torch.load(out, weights_only=False) == expected
+    assert expected['acc/top1'] == pytest.approx(3 / 5)

@@ -64,10 +64,6 @@ from mmengine.logging import print_log
 
 from .transforms.loading import DecodeError
 
-#: metainfo key of a test-mode data sample whose file was unreadable (value:
-#: the file); its inputs are another sample's (see the module docstring)
-UNREADABLE_KEY = 'unreadable_file'
-
 DEFAULT_CATCH: Tuple[Type[BaseException], ...] = (OSError, RuntimeError, EOFError, DecodeError)
 
 #: Transforms that open or decode the sample's file (class names): any
@@ -85,6 +81,9 @@ class RobustLoadingMixin:
     """
 
     path_keys: Tuple[str, ...] = ('filename', 'img_path')
+    #: metainfo key of a test-mode data sample whose file was unreadable (value:
+    #: the file); its inputs are another sample's (see the module docstring)
+    unreadable_key: str = 'unreadable_file'
 
     def _init_robust(self, catch_errors: Optional[Tuple[Type[BaseException], ...]] = None,
                      max_consecutive_failures: int = 10) -> None:
@@ -154,7 +153,7 @@ class RobustLoadingMixin:
             raise TypeError(f'{type(self).__name__}(test_mode=True): {path} is unreadable and '
                             'the pipeline output has no data sample to mark it in; end the '
                             'pipeline with a Pack transform (PackActionInputs, PackBEVTInputs)')
-        sample.set_metainfo({UNREADABLE_KEY: path})
+        sample.set_metainfo({self.unreadable_key: path})
         return data
 
     def _record_failure(self, idx: int, err: Exception) -> None:

@@ -11,8 +11,6 @@ from argparse import Namespace
 import torch
 from mmengine.config import Config
 
-from ..datasets.config_utils import set_num_classes_from_head
-
 
 def select_dist_backend(cfg: Config) -> str:
     """Use ``gloo`` when CUDA is absent, keeping a configured backend otherwise.
@@ -180,7 +178,8 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
     check_dual_sampler(cfg)
-    set_num_classes_from_head(cfg)
+    from ..datasets.config_utils import set_num_classes_from_head
+    set_num_classes_from_head(cfg)  # lists checked against the head when they are read
     return cfg
 
 
@@ -202,7 +201,7 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
         if isinstance(evaluators, dict) and 'metrics' in evaluators:  # an Evaluator config
             metrics = evaluators['metrics']
             metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
-            evaluators['metrics'] = metrics + [dump_metric]
+            cfg.test_evaluator = dict(evaluators, metrics=metrics + [dump_metric])
         else:
             evaluators = (list(evaluators) if isinstance(evaluators, (list, tuple))
                           else [evaluators])
@@ -214,5 +213,6 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
     cfg.load_from = args.checkpoint
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
-    set_num_classes_from_head(cfg)
+    from ..datasets.config_utils import set_num_classes_from_head
+    set_num_classes_from_head(cfg)  # lists checked against the head when they are read
     return cfg

@@ -22,7 +22,7 @@ from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
 from mmaction.registry import EVALUATOR
-from ..datasets.robust import UNREADABLE_KEY
+from ..datasets.robust import RobustLoadingMixin
 
 #: metrics that keep every sample (a dump of the predictions keeps the mark instead)
 KEEP_ALL = ('DumpResults',)
@@ -57,7 +57,7 @@ class RobustEvaluator(Evaluator):
         """Record which samples are unreadable, then let every metric process the batch."""
         for sample in data_samples:  # '' for readable: collect_results drops None entries
             meta = sample.metainfo if isinstance(sample, BaseDataElement) else dict(sample)
-            self._unreadable.append(meta.get(UNREADABLE_KEY) or '')
+            self._unreadable.append(meta.get(RobustLoadingMixin.unreadable_key) or '')
         super().process(data_samples, data_batch)
 
     def evaluate(self, size: int) -> dict:

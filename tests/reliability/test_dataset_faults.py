@@ -257,6 +257,7 @@ def test_dump_goes_into_the_robust_evaluator(tmp_path):
     cfg = merge_test_args(cfg, args)
     assert cfg.test_evaluator.type == 'RobustEvaluator'
     assert [m['type'] for m in cfg.test_evaluator.metrics] == ['AccMetric', 'DumpResults']
+    assert cfg.val_evaluator.metrics == dict(type='AccMetric')
     assert cfg.test_dataloader.dataset.num_classes == 400
 
 

@@ -102,7 +102,7 @@ def test_windows_video_list_reads_its_first_path(videos, tmp_path, encoding):
 
 def test_windows_lists_of_every_reader(videos, tmp_path):
     """Image lists, multi-label video lists and probe lists read the same bytes right."""
-    from bevt_mm.analysis.probe.features import build_probe_loader
+    from bevt_mm.evaluation import build_probe_loader
     img_root = tmp_path / 'images'
     img_root.mkdir()
     for i in range(2):

@@ -286,7 +286,7 @@ def resolve_pretrained2d(cfg: Config) -> None:
     path = backbone.get('pretrained', None)
     if not isinstance(path, str) or not osp.isfile(osp.expanduser(path)):
         return
-    from bevt_mm.engine.safe_load import load_checkpoint_file
+    from bevt_mm.utils.safe_load import load_checkpoint_file
     ckpt = load_checkpoint_file(osp.expanduser(path), map_location='cpu')
     if isinstance(ckpt, dict) and 'model' in ckpt:
         return  # a 2D ImageNet Swin, to be inflated
@@ -382,6 +382,8 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
     check_dual_sampler(cfg)
+    from ..datasets.config_utils import set_num_classes_from_head
+    set_num_classes_from_head(cfg)  # lists checked against the head when they are read
     return cfg
 
 
@@ -400,8 +402,14 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
             raise ValueError(f'--dump {args.dump}: the dump file must end in .pkl or .pickle')
         dump_metric = dict(type='DumpResults', out_file_path=args.dump)
         evaluators = cfg.test_evaluator
-        evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
-        cfg.test_evaluator = evaluators + [dump_metric]
+        if isinstance(evaluators, dict) and 'metrics' in evaluators:  # an Evaluator config
+            metrics = evaluators['metrics']
+            metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+            cfg.test_evaluator = dict(evaluators, metrics=metrics + [dump_metric])
+        else:
+            evaluators = (list(evaluators) if isinstance(evaluators, (list, tuple))
+                          else [evaluators])
+            cfg.test_evaluator = evaluators + [dump_metric]
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         check_cfg_options(cfg, args.cfg_options)
@@ -411,4 +419,6 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
     cfg.load_from = args.checkpoint
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
+    from ..datasets.config_utils import set_num_classes_from_head
+    set_num_classes_from_head(cfg)  # lists checked against the head when they are read
     return cfg

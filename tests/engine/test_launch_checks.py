@@ -22,7 +22,8 @@ def _args(config: str, **options) -> Namespace:
 
 
 def _load(name: str) -> Config:
-    return Config.fromfile(osp.join(ROOT, 'configs', 'bevt', name))
+    folder = 'toy' if name.startswith('toy_') else 'bevt'
+    return Config.fromfile(osp.join(ROOT, 'configs', folder, name))
 
 
 @pytest.mark.parametrize('key,value,named', [
@@ -102,7 +103,7 @@ def test_every_swin_config_has_matching_head_channels():
     import warnings
 
     from bevt_mm.engine.launch import derive_head_in_channels
-    for path in sorted(glob.glob(osp.join(ROOT, 'configs', 'bevt', '*.py'))):
+    for path in sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*.py'))):
         cfg = Config.fromfile(path)
         with warnings.catch_warnings():
             warnings.simplefilter('error')

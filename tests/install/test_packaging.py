@@ -59,7 +59,7 @@ def test_import_without_mmcv_says_what_to_install():
     assert 'mmcv is not installed' in last and 'mmcv-lite' in last, proc.stderr[-2000:]
 
 
-@pytest.mark.parametrize('config', ['configs/bevt/toy_finetune_swin_spatial.py',
+@pytest.mark.parametrize('config', ['configs/toy/toy_finetune_swin_spatial.py',
                                     'configs/bevt/finetune_swin_b_k400.py'])
 def test_configs_load_without_pkg_resources(config):
     """setuptools >= 81 ships no pkg_resources; `mmaction::` bases still resolve."""

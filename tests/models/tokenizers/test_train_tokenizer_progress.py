@@ -10,7 +10,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from bevt_mm.engine.safe_load import load_checkpoint_file
+from bevt_mm.utils.safe_load import load_checkpoint_file
 from bevt_mm.models.tokenizers import VQVAETokenizer
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))

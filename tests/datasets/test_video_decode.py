@@ -186,3 +186,13 @@ def test_auto_falls_back_to_decord_when_torchcodec_cannot_load(monkeypatch):
     assert video_decode.resolve_video_backend('auto') == 'decord'
     with pytest.raises(ValueError, match='video_backend'):
         video_decode.resolve_video_backend('pyav')
+
+
+def test_decoder_benchmark_tool_runs_on_a_real_clip(clips, load_tool, capsys):
+    tool = load_tool('analysis/benchmark_decoders.py')
+    decoders = ['decord', 'torchcodec'] if TORCHCODEC else ['decord', 'decord-sorted']
+    rows = tool.main(['--no-synthetic', '--clips', clips['clean'][0], '--iters', '1',
+                      '--warmup', '0', '--decoders', *decoders, '--patterns', 'k400-test'])
+    assert [r['decoder'] for r in rows] == decoders and all(r['cpu_ms'] > 0 for r in rows)
+    out = capsys.readouterr().out
+    assert 'CPU vs decord' in out and 'identical frames from all decoders: k400-test yes' in out

@@ -36,6 +36,7 @@ import io
 import logging
 import os
 import os.path as osp
+import re
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -203,8 +204,9 @@ def open_decord(path: str, source: Union[str, io.BytesIO], num_threads: int = 1,
 
 
 def _first_line(err: BaseException) -> str:
+    """The first line of an error, without torchcodec's ``function, file.cpp:N, `` prefix."""
     lines = str(err).strip().splitlines()
-    return lines[0] if lines else ''
+    return re.sub(r'^\w+, \S+\.cpp:\d+, ', '', lines[0]) if lines else ''
 
 
 def decode_frames(reader: Any, frame_inds: np.ndarray, path: Optional[str] = None

@@ -14,9 +14,10 @@ Two transform pairs with the keys of MMAction2's ``DecordInit``/``DecordDecode``
 torchcodec runs with ``seek_mode='exact'`` (the frame index is built by a scan
 of the file, so frame counts and frames follow the presentation timestamps:
 edit lists and variable frame rates give the frames a player shows;
-approximate mode trusts the header and returns wrong frames on both) and one
-FFmpeg thread (parallelism comes from dataloader workers, which PyTorch runs
-at one torch thread each).
+approximate mode trusts the header and returns wrong frames on both), one
+FFmpeg thread (parallelism comes from dataloader workers) and torch at one
+thread during its calls (as PyTorch runs workers; in a main process at more
+threads its tensor copies cost more CPU than they save).
 
 With decord, requested indices are sorted and de-duplicated before
 ``get_batch`` (decord seeks back to a keyframe for each index below the last
@@ -31,13 +32,14 @@ edit lists under decord) raise :class:`~.loading.DecodeError` (a
 ``RuntimeError``) or ``FileNotFoundError`` naming the file, which the robust
 datasets (:mod:`bevt_mm.datasets.robust`) log, count and replace.
 """
+import contextlib
 import functools
 import io
 import logging
 import os
 import os.path as osp
 import re
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -115,6 +117,27 @@ def resolve_video_backend(backend: str = 'auto') -> str:
     return 'decord'
 
 
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run torch at one intra-op thread inside the block (torchcodec's tensor copies).
+
+    Dataloader workers already run at one thread (a no-op there). In a main
+    process at torch's default count, torchcodec's per-frame copies spread
+    over the OpenMP pool cost more CPU than they save (measured 1.7x its own
+    one-thread CPU time on the pretraining pattern).
+    """
+    import torch
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _video_path(filename: str) -> str:
     # MMAction2's DecordInit: a name without extension means '<name>.mp4'.
     return filename + '.mp4' if osp.splitext(filename)[0] == filename else filename
@@ -146,9 +169,10 @@ def open_torchcodec(path: str, source: Union[str, io.BytesIO], num_threads: int 
     """
     from torchcodec.decoders import VideoDecoder
     try:
-        decoder = VideoDecoder(source.getvalue() if isinstance(source, io.BytesIO) else source,
-                               seek_mode='exact', num_ffmpeg_threads=num_threads,
-                               dimension_order='NHWC')
+        with _one_torch_thread():
+            decoder = VideoDecoder(
+                source.getvalue() if isinstance(source, io.BytesIO) else source,
+                seek_mode='exact', num_ffmpeg_threads=num_threads, dimension_order='NHWC')
         meta = decoder.metadata
     except Exception as err:  # RuntimeError (FFmpeg), ValueError (no video stream)
         raise DecodeError(f'cannot decode video {path} with torchcodec: '
@@ -229,7 +253,8 @@ def decode_frames(reader: Any, frame_inds: np.ndarray, path: Optional[str] = Non
     unique, inverse = np.unique(inds, return_inverse=True)
     try:
         if hasattr(reader, 'get_frames_at'):  # torchcodec
-            batch = reader.get_frames_at(unique.tolist()).data.numpy()
+            with _one_torch_thread():
+                batch = reader.get_frames_at(unique.tolist()).data.numpy()
         else:  # decord
             batch = reader.get_batch(unique).asnumpy()
     except Exception as err:

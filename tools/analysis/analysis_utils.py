@@ -29,6 +29,25 @@ def check_pretrain_config(cfg: Config, path: str) -> None:
             f'pretraining config such as {" or ".join(PRETRAIN_EXAMPLES)}')
 
 
+def check_swin_backbone(cfg: Config, path: str) -> None:
+    """Raise :class:`NotPretrainConfigError` (one line) unless the backbone is a Swin.
+
+    The step's FLOP formula, ``--arch`` and the window-attention comparison
+    are Swin's; a TimeSformer config is refused by name instead of failing
+    halfway.
+    """
+    import bevt_mm  # noqa: F401  (registers the BEVT backbones)
+    from mmaction.models.backbones.swin import SwinTransformer3D
+    from mmaction.registry import MODELS
+    kind = cfg.model.backbone.get('type')
+    cls = MODELS.get(kind) if kind else None
+    if cls is None or not issubclass(cls, SwinTransformer3D):
+        raise NotPretrainConfigError(
+            f'{path}: model.backbone.type={kind!r}; the benchmark times Swin-backbone BEVT '
+            'configs only (its FLOP formula, --arch and window-attention check are Swin\'s): '
+            f'pass a Swin config such as {" or ".join(PRETRAIN_EXAMPLES)}')
+
+
 def _pipelines(cfg: Config) -> Iterator[List[Dict]]:
     ds = cfg.train_dataloader.dataset
     for d in (ds.datasets if 'datasets' in ds else [ds]):
@@ -42,8 +61,8 @@ def pipeline_sizes(cfg: Config) -> Dict[str, int]:
         dict: ``frames`` (``SampleFrames.clip_len`` or ``TubeMaskGenerator.num_frames``),
         ``crop`` (``RandomCrop``/``CenterCrop`` size), ``view``
         (``TokenizerView`` size); config variables ``num_frames``, ``crop_size``,
-        ``tokenizer_view_size`` and then the recipe's 16, 224, 112 (DESIGN.md
-        section 2) where the pipelines do not say.
+        ``tokenizer_view_size`` and then the recipe's 16, 224, 112 where the
+        pipelines do not say.
     """
     found: Dict[str, int] = {}
     for pipeline in _pipelines(cfg):

@@ -45,6 +45,7 @@ shared machine hit them alike.
 import argparse
 import contextlib
 import copy
+import inspect
 import json
 import math
 import multiprocessing as mp
@@ -67,7 +68,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from analysis_utils import check_pretrain_config, pipeline_sizes  # noqa: E402
+from analysis_utils import (NotPretrainConfigError, check_pretrain_config,  # noqa: E402
+                            check_swin_backbone, pipeline_sizes)
 from flops import step_flops, swin_forward_flops  # noqa: E402
 
 AMP_DTYPES = {'none': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -329,14 +331,37 @@ def _autocast(device: torch.device, amp: str):
     return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
 
 
+def stock_backbone(bb_cfg: Dict) -> torch.nn.Module:
+    """The stock MMAction2 backbone that a BEVT backbone config extends, at random init.
+
+    The stock class is the first MMAction2 class in the BEVT class's MRO
+    (``BEVTSwinTransformer3D`` -> ``SwinTransformer3D``, ``BEVTTimeSformer`` ->
+    ``TimeSformer``). It gets only the config keys its ``__init__`` names, so
+    keys of ours (``relative_bias_lookup``, ``mask_token``, ``fused_attention``,
+    ...) never reach it; ``pretrained``/``pretrained2d``/``init_cfg`` are dropped
+    (the baseline is random init).
+
+    Raises:
+        ValueError: ``bb_cfg.type`` extends no MMAction2 backbone.
+    """
+    from mmaction.registry import MODELS
+    cls = MODELS.get(bb_cfg['type'])
+    stock = next((c for c in cls.__mro__ if c.__module__.startswith('mmaction.')), None)
+    if stock is None:
+        raise ValueError(f"model.backbone.type={bb_cfg['type']!r} extends no MMAction2 "
+                         'backbone: the benchmark has no stock baseline for it')
+    params = inspect.signature(stock.__init__).parameters
+    named = {n for n, p in params.items()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != 'self'}
+    kwargs = {k: copy.deepcopy(v) for k, v in bb_cfg.items()
+              if k in named and k not in ('pretrained', 'pretrained2d', 'init_cfg')}
+    return stock(**kwargs)
+
+
 def _stock_backbones(bb_cfg: Dict, device: torch.device):
     """Stock MMAction2 Swin (explicit attention) and ours with SDPA, same shapes."""
-    from mmaction.models.backbones.swin import SwinTransformer3D
     from mmaction.registry import MODELS
-    kwargs = {k: v for k, v in bb_cfg.items() if k not in (
-        'type', 'mask_token', 'final_norm', 'fused_attention', 'image_shift_mode',
-        'pretrained', 'pretrained2d')}
-    stock = SwinTransformer3D(**kwargs)
+    stock = stock_backbone(bb_cfg)
     ours = MODELS.build(dict(bb_cfg, pretrained=None, final_norm=True, mask_token=False,
                              fused_attention=True))
     ours.load_state_dict(stock.state_dict(), strict=False)
@@ -916,9 +941,10 @@ def main(argv=None):
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     amp = args.amp or ('fp16' if device.startswith('cuda') else 'none')
     from mmengine.config import Config
-    from analysis_utils import NotPretrainConfigError, check_pretrain_config
+    cfg = Config.fromfile(args.config)
     try:
-        check_pretrain_config(Config.fromfile(args.config), args.config)
+        check_pretrain_config(cfg, args.config)
+        check_swin_backbone(cfg, args.config)
     except NotPretrainConfigError as err:
         print(f'benchmark.py: {err}', file=sys.stderr)
         raise SystemExit(2)

@@ -124,3 +124,50 @@ def test_recognizer_config_gets_one_line(capsys, load_tool):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert 'is not a BEVT pretraining config' in err and 'configs/toy/toy_joint_swin.py' in err
+
+
+@pytest.mark.parametrize('name', PRETRAIN_CONFIGS, ids=osp.basename)
+def test_stock_baseline_gets_only_the_keys_the_stock_backbone_takes(name):
+    """The stock comparison model of every pretraining config builds (keys of ours such
+    as relative_bias_lookup, mask_token, fused_attention never reach SwinTransformer3D or
+    TimeSformer) and has the architecture of the config's backbone (small sizes here)."""
+    from benchmark import stock_backbone
+    from mmengine.config import Config
+
+    from mmaction.registry import MODELS
+    bb = dict(Config.fromfile(osp.join(ROOT, 'configs', name + '.py')).model.backbone)
+    if 'arch' in bb:
+        bb['arch'] = TINY_ARCH
+    else:
+        bb.update(embed_dims=16, num_heads=2, num_transformer_layers=1)
+    stock = stock_backbone(bb)
+    assert type(stock).__module__.startswith('mmaction.models.backbones.')
+    assert type(stock).__name__ == ('SwinTransformer3D' if 'arch' in bb else 'TimeSformer')
+    ours = MODELS.build(dict(bb, pretrained=None))
+    assert isinstance(ours, type(stock))
+    theirs, mine = dict(stock.named_parameters()), dict(ours.named_parameters())
+    shared = set(theirs) & set(mine)
+    assert len(shared) >= 0.9 * len(theirs)
+    assert all(theirs[n].shape == mine[n].shape for n in shared)
+
+
+def test_toy_config_with_default_options_runs(tmp_path, load_tool):
+    """`benchmark.py configs/toy/toy_joint_swin.py` with the default sizes and batch: the
+    stock baseline used to crash (unexpected keyword argument 'relative_bias_lookup')."""
+    out = str(tmp_path / 'bench.json')
+    load_tool('analysis/benchmark.py').main([
+        osp.join(ROOT, 'configs/toy/toy_joint_swin.py'), '--iters', '1', '--warmup', '0',
+        '--no-data', '--no-attention', '--threads', '1', '--json', out])
+    with open(out) as f:
+        res = json.load(f)
+    assert res['times']['stock_video']['median_s'] > 0
+    assert res['ratios']['step_no_tokenizer_vs_stock'] > 0
+
+
+def test_timesformer_config_is_refused_by_name(capsys, load_tool):
+    config = osp.join(ROOT, 'configs/toy/toy_joint_timesformer.py')
+    with pytest.raises(SystemExit) as exc:
+        load_tool('analysis/benchmark.py').main([config])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "model.backbone.type='BEVTTimeSformer'" in err and 'Swin' in err

@@ -50,7 +50,8 @@ import torch  # noqa: E402
 
 from amp_check import amp_training_check  # noqa: E402
 from attention_check import window_attention_check  # noqa: E402
-from benchmark import matmul_rate, run_benchmark  # noqa: E402
+from analysis_utils import device_name, matmul_rate, quiet_mmengine  # noqa: E402
+from benchmark import run_benchmark  # noqa: E402
 from tokenizer_agreement import build_dalle, smooth_images, tokenizer_agreement  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(HERE))
@@ -101,13 +102,12 @@ def run_cuda_check(device: str = 'cuda', preset: str = 'recipe',
     """Run the parts; see the module docstring. Returns a JSON-able dict with
     one entry per part and ``passed`` (every correctness check passed)."""
     import bevt_mm  # noqa: F401
-    from benchmark import _device_name, _quiet_mmengine
     from mmengine.registry import init_default_scope
     init_default_scope('mmaction')
-    _quiet_mmengine()
+    quiet_mmengine()
     p = PRESETS[preset]
     dev = torch.device(device)
-    res: Dict[str, Any] = dict(device=_device_name(dev), torch=torch.__version__,
+    res: Dict[str, Any] = dict(device=device_name(dev), torch=torch.__version__,
                                cuda=torch.version.cuda, preset=preset,
                                python=platform.python_version(), seconds={})
     for part in parts:

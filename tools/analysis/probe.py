@@ -31,7 +31,7 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Union
 
 HERE = osp.dirname(osp.abspath(__file__))
 # this folder (sibling tools) and the repository root (bevt_mm from a clone)

@@ -29,8 +29,8 @@ def few_per_class(ann_file: str, out: str, per_class: int) -> str:
         ValueError: When a class has fewer than ``per_class`` videos.
     """
     rows: Dict[str, List[str]] = defaultdict(list)
-    with open(ann_file) as f:
-        lines = [line for line in f if line.strip()]
+    from bevt_mm.datasets.ann_list import read_list_lines  # Windows lists: BOM, CRLF
+    lines = [line + '\n' for line in read_list_lines(ann_file) if line.strip()]
     for line in lines:
         label = line.split()[-1]
         if len(rows[label]) < per_class:

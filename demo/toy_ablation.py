@@ -134,8 +134,8 @@ def _inflate_image_stream(ckpt: str, out: str) -> str:
 
 
 def _head_list(ann_file: str, out: str, n: Optional[int]) -> str:
-    with open(ann_file) as f:
-        lines = [line for line in f if line.strip()]
+    from bevt_mm.datasets.ann_list import read_list_lines  # Windows lists: BOM, CRLF
+    lines = [line + '\n' for line in read_list_lines(ann_file) if line.strip()]
     with open(out, 'w') as f:
         f.writelines(lines[:n] if n else lines)
     return out

@@ -178,6 +178,8 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
     check_dual_sampler(cfg)
+    from ..datasets.config_utils import set_num_classes_from_head
+    set_num_classes_from_head(cfg)  # lists checked against the head when they are read
     return cfg
 
 
@@ -196,8 +198,14 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
             raise ValueError(f'--dump {args.dump}: the dump file must end in .pkl or .pickle')
         dump_metric = dict(type='DumpResults', out_file_path=args.dump)
         evaluators = cfg.test_evaluator
-        evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
-        cfg.test_evaluator = evaluators + [dump_metric]
+        if isinstance(evaluators, dict) and 'metrics' in evaluators:  # an Evaluator config
+            metrics = evaluators['metrics']
+            metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+            cfg.test_evaluator = dict(evaluators, metrics=metrics + [dump_metric])
+        else:
+            evaluators = (list(evaluators) if isinstance(evaluators, (list, tuple))
+                          else [evaluators])
+            cfg.test_evaluator = evaluators + [dump_metric]
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -205,4 +213,6 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
     cfg.load_from = args.checkpoint
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
+    from ..datasets.config_utils import set_num_classes_from_head
+    set_num_classes_from_head(cfg)  # lists checked against the head when they are read
     return cfg

@@ -49,15 +49,15 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type='VideoDataset', ann_file=f'{data_root}/train_list.txt',
+    dataset=dict(type='RobustVideoDataset', ann_file=f'{data_root}/train_list.txt',
                  data_prefix=dict(video=data_root), pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='VideoDataset', ann_file=f'{data_root}/val_list.txt',
+    dataset=dict(type='RobustVideoDataset', ann_file=f'{data_root}/val_list.txt',
                  data_prefix=dict(video=data_root), pipeline=test_pipeline, test_mode=True))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='AccMetric')
+val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
 test_evaluator = val_evaluator
 
 max_epochs = 10

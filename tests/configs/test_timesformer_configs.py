@@ -112,6 +112,9 @@ def test_finetune_recipe_is_stock_timesformer():
 
     for key in ('train_dataloader', 'test_dataloader'):  # ours bounds a hanging batch
         assert cfg[key].pop('timeout') == 600, key
+        # and survives unreadable videos (RobustVideoDataset: VideoDataset + robust loading)
+        assert cfg[key].dataset.type == 'RobustVideoDataset', key
+        cfg[key].dataset.type = stock[key].dataset.type
     for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_dataloader',
                 'test_dataloader', 'train_cfg'):
         assert plain(cfg[key]) == plain(stock[key]), key

@@ -144,7 +144,9 @@ def _batches(model: torch.nn.Module, cfg: Config, ann_file: str, data_prefix: st
              batch_size: int) -> Iterator[Dict]:
     """Preprocessed video batches (at least 2 clips each when there are 2), masks seeded."""
     from mmaction.registry import DATASETS
-    dataset = DATASETS.build(dict(type='VideoDataset', ann_file=ann_file,
+    # RobustVideoDataset: lists saved on Windows (BOM, CRLF) read right; an unreadable video
+    # is named in a warning and the next one stands in for it (in both passes alike)
+    dataset = DATASETS.build(dict(type='RobustVideoDataset', ann_file=ann_file, test_mode=True,
                                   data_prefix=dict(video=data_prefix),
                                   pipeline=video_pipeline(cfg, shuffle, seed)))
     count = len(dataset) if num_samples is None else min(num_samples, len(dataset))

@@ -11,8 +11,6 @@ Examples::
     python tools/analysis/benchmark.py configs/bevt/joint_swin_b.py --device cuda --amp fp16 \
         --with-cp-compare --json bench_gpu.json
 
-Training-step benchmark of a BEVT config: time, throughput, memory, FLOPs, data.
-
 :func:`run_benchmark` builds the config's model and data pipelines and
 measures, on one device (CPU, or CUDA with optional fp16/bf16 autocast):
 

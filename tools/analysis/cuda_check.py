@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Check a CUDA setup for BEVT: mixed-precision training, SDPA window attention,
-tokenizer ids under autocast, and the recipe's step time/memory/utilization
-(see bevt_mm.analysis.cuda_check). Under 5 minutes on one recent GPU.
+tokenizer ids under autocast, and the recipe's step time/memory/utilization.
+Under 5 minutes on one recent GPU.
 
 Examples::
 
@@ -11,22 +11,20 @@ Examples::
     # the same code at toy sizes on the CPU (a dry run)
     python tools/analysis/cuda_check.py --device cpu --preset tiny
 
-One command that says whether a GPU setup trains BEVT correctly, and how fast.
-
 :func:`run_cuda_check` runs, on one device:
 
 1. ``amp``: the toy joint config trained a few steps on one fixed batch with
-   ``AmpOptimWrapper`` in fp16 and in bf16 (:mod:`.amp_check`): finite,
+   ``AmpOptimWrapper`` in fp16 and in bf16 (``amp_check.py``): finite,
    falling losses, loss scale finite and no skipped step in the second half;
 2. ``attention``: window attention through SDPA against the explicit form at
    the recipe's windows (8x7x7 pretraining, 16x7x7 fine-tuning, 1x7x7 image
    stream) in fp32, fp16 and bf16: outputs and gradients (input, qkv, the
-   relative position bias table) within :data:`.attention_check.TOLERANCES`,
-   and which SDPA kernels run (:mod:`.attention_check`);
+   relative position bias table) within ``attention_check.TOLERANCES``,
+   and which SDPA kernels run (``attention_check.py``);
 3. ``tokenizer``: how often the DALL-E tokenizer's ids under fp16/bf16
-   autocast equal its fp32 ids (:mod:`.tokenizer_agreement`; random weights
+   autocast equal its fp32 ids (``tokenizer_agreement.py``; random weights
    when no file is given);
-4. ``benchmark``: :func:`.benchmark.run_benchmark` at the recipe size
+4. ``benchmark``: ``benchmark.run_benchmark`` at the recipe size
    (Swin-B, 8 clips x 16x224x224 + 64 images, fp16) with and without
    ``with_cp``; utilization against the bf16 and fp16 matmul rates measured
    in the same run.

@@ -83,6 +83,8 @@ def build_recognizer(cfg: Config, seed: int = 0) -> torch.nn.Module:
     model_cfg = copy.deepcopy(cfg.model)
     if isinstance(model_cfg.get('backbone'), dict):
         model_cfg.backbone['pretrained'] = None  # weights come from the probe's checkpoint
+        if model_cfg.backbone.get('pretrained2d', False):
+            model_cfg.backbone['pretrained2d'] = False  # nothing to inflate (stock Swin)
     torch.manual_seed(seed)
     model = MODELS.build(model_cfg)
     logger = MMLogger.get_current_instance()

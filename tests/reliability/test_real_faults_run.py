@@ -4,9 +4,10 @@ The video list holds the 4 good toy clips plus a truncated faststart mp4 (an
 interrupted download) and an audio-only mp4; the image list holds the 4 good
 JPEGs plus a 16-bit grayscale PNG (a real 0..65535 ramp). A Runner of the
 shrunk toy config (what ``tools/train.py`` builds; here in this process, no
-second interpreter to start) runs 3 iterations of 2 videos + 2 images (every list entry is drawn at least
-once: the sampler's passes cover each list in 3 iterations). The run finishes,
-its log (the run's log file and everything written to stdout/stderr) names each
+second interpreter to start) runs 3 iterations of 2 videos + 2 images (every
+list entry is drawn at least once: the sampler's passes cover each list in 3
+iterations). The run finishes, its log (the run's log file and everything
+written to stdout/stderr) names each
 broken video once with the running counts, and the 16-bit
 image loads (it is not a failure).
 """

@@ -24,6 +24,7 @@ import toy_run
 
 OPT_IN = 'BEVT_TRUST_CHECKPOINTS=1'
 CONVERT = osp.join(toy_run.ROOT, 'tools', 'convert')
+MASKS_TOOL = osp.join(toy_run.ROOT, 'tools', 'analysis', 'visualize_masks.py')
 TINY_DALLE = dict(n_hid=64, vocab_size=512, n_blk_per_group=1)  # dall_e's smallest legal sizes
 
 
@@ -200,13 +201,13 @@ def test_dalle_converter_cli(bad, dalle_pickles, tmp_path):
 
 
 def test_mask_picture_tool_checkpoint(bad, tmp_path):
-    text = _run_tool(osp.join(toy_run.ROOT, 'tools', 'analysis', 'visualize_masks.py'), bad['config'],
+    text = _run_tool(MASKS_TOOL, bad['config'],
                      '--checkpoint', bad['disguised'], '--out', str(tmp_path / 'm.png'))
     _assert_refused(text, bad, bad['disguised'])
 
 
 def test_mask_picture_tool_tokenizer_file(bad, tmp_path):
-    text = _run_tool(osp.join(toy_run.ROOT, 'tools', 'analysis', 'visualize_masks.py'), bad['config'],
+    text = _run_tool(MASKS_TOOL, bad['config'],
                      '--checkpoint', bad['real'], '--out', str(tmp_path / 'm.png'),
                      '--cfg-options', f'model.target_generator.checkpoint={bad["tokenizer"]}')
     _assert_refused(text, bad, bad['tokenizer'])

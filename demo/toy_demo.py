@@ -8,7 +8,7 @@ doubles as a walk-through of the real workflow:
 3. BEVT joint image + video pretraining (toy_joint_swin.py), and a picture of its
    masks and predicted tokens (tools/analysis/visualize_masks.py -> <work-dir>/masks.png);
 4. export the encoder for a stock MMAction2 Swin recipe;
-5. fine-tune it on toy-spatial and toy-temporal;
+5. fine-tune it on toy-spatial and toy-temporal (6 and 10 epochs);
 6. test both, normally and with single-frame / shuffled inputs;
 7. BEVT vs from scratch where labels are scarce: fine-tuning on 8 labeled
    videos per class from the BEVT encoder vs from scratch, for both sets
@@ -26,7 +26,7 @@ Usage:
         [--tokenizer-steps N] [--pretrain-epochs N] [--finetune-epochs N]
         [--no-transfer] [--label-scarce-per-class N] [--label-scarce-epochs N]
 
-The defaults are the measured demo (README); the size options make it shorter
+The defaults are the measured demo (docs/demo.md); the size options make it shorter
 or longer (the test suite runs it with a few videos and one epoch).
 """
 import argparse
@@ -59,7 +59,10 @@ def run(cmd: List[str], log: Dict[str, float], name: str) -> None:
     print(f'[demo] {name}: {log[name]:.0f} s', flush=True)
 
 
-def run_parallel(steps: List[Tuple[str, List[str]]], log: Dict[str, float], log_dir: str,
+Step = Tuple  # (name, command) or (name, command, names of the steps it runs after)
+
+
+def run_parallel(steps: Sequence[Step], log: Dict[str, float], log_dir: str,
                  workers: Optional[int] = None) -> None:
     """Run independent commands side by side, one thread each, at most ``workers`` at a time.
 
@@ -67,21 +70,39 @@ def run_parallel(steps: List[Tuple[str, List[str]]], log: Dict[str, float], log_
     thread each of two processes, so independent steps (the fine-tunings, the
     tests) share the cores this way. Each command is printed when it starts; its
     output goes to ``<log_dir>/<name>.log`` (printed if it fails, which stops the
-    demo). Steps start in the given order (put the longest first).
+    demo). A free core takes the first step in the given order whose ``after``
+    steps have finished (put the longest first), so a test starts as soon as its
+    fine-tuning is done instead of waiting for the slowest run.
 
     Args:
-        steps: ``(name, command)`` pairs.
+        steps: ``(name, command)`` or ``(name, command, after)`` tuples; ``command`` is a
+            list of strings or a callable that returns one when the step starts (for
+            paths that an earlier step writes), ``after`` names steps of ``steps``.
         log: Step name -> seconds, filled in.
         log_dir: Folder of the per-step logs.
         workers: Concurrent commands; default the CPU count.
+
+    Raises:
+        ValueError: When an ``after`` name is not a step of ``steps``.
     """
     os.makedirs(log_dir, exist_ok=True)
     workers = workers or os.cpu_count() or 1
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    pending, running = list(steps), []
+    pending = [(s[0], s[1], set(s[2]) if len(s) > 2 else set()) for s in steps]
+    names = {name for name, *_ in pending}
+    for name, _, after in pending:
+        if after - names:
+            raise ValueError(f'step "{name}" runs after unknown steps {sorted(after - names)}')
+    running: list = []
+    done: set = set()
     while pending or running:
-        while pending and len(running) < workers:
-            name, cmd = pending.pop(0)
+        ready = [s for s in pending if s[2] <= done]
+        if not ready and not running:
+            raise ValueError(f'steps {[s[0] for s in pending]} wait on each other')
+        while ready and len(running) < workers:
+            step = ready.pop(0)
+            pending.remove(step)
+            name, cmd = step[0], step[1]() if callable(step[1]) else step[1]
             path = osp.join(log_dir, re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_') + '.log')
             print(f'\n[demo] {name} (log: {path})\n$ {" ".join(shlex.quote(c) for c in cmd)}',
                   flush=True)
@@ -103,6 +124,7 @@ def run_parallel(steps: List[Tuple[str, List[str]]], log: Dict[str, float], log_
                     print(''.join(f.readlines()[-40:]), file=sys.stderr)
                 sys.exit(f'[demo] step "{name}" failed with exit code {proc.returncode} '
                          f'(log: {path})')
+            done.add(name)
             print(f'[demo] {name}: {log[name]:.0f} s', flush=True)
 
 
@@ -144,8 +166,17 @@ VIDEOS = (800, 80)
 PRETRAIN_VIDEOS = 200
 #: toy images (train, val) for the tokenizer and the image stream (make_toy_data's default).
 IMAGES = (400, 100)
-#: labeled videos per class of the label-scarce fine-tuning, and its epochs (4 iterations each)
-LABEL_SCARCE = (8, 25)
+#: labeled videos per class of the label-scarce fine-tuning, and its epochs (4 iterations each;
+#: 12 for `make demo`'s 5-minute budget: 25 took 40 s a run, and more updates favour scratch,
+#: docs/ablation.md)
+LABEL_SCARCE = (8, 12)
+#: fine-tuning epochs on all videos per set: toy-temporal keeps the config's 10 (with 5 it
+#: reached 0.988 in one run and 0.500 in another, learning the speed but not the direction);
+#: toy-spatial, whose row only has to show that one frame or shuffled frames keep the
+#: accuracy, 6 (40 % less of the demo's longest step)
+FINETUNE_EPOCHS = dict(spatial=6, temporal=10)
+#: pretraining epochs between k-NN probes (and at the start and the last epoch)
+PROBE_INTERVAL = 2
 
 
 def write_pretrain_list(data: str, per_set: int = PRETRAIN_VIDEOS) -> str:
@@ -190,7 +221,8 @@ def epoch_overrides(config: str, epochs: Optional[int]) -> List[str]:
     opts = [f'train_cfg.max_epochs={epochs}']
     val_begin = cfg.train_cfg.get('val_begin')
     if val_begin is not None:  # validating at the last epoch only stays so
-        opts.append(f'train_cfg.val_begin={epochs if val_begin == last else min(val_begin, epochs)}')
+        begin = epochs if val_begin == last else min(val_begin, epochs)
+        opts.append(f'train_cfg.val_begin={begin}')
     for i, sched in enumerate(cfg.param_scheduler):
         begin = sched.get('begin', 0)
         if sched.get('by_epoch', True) and sched.get('end') == last and epochs > begin:
@@ -268,9 +300,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     parser.add_argument('--pretrain-epochs', type=int, default=None,
                         help="pretraining epochs (default: the config's)")
     parser.add_argument('--finetune-epochs', type=int, default=None,
-                        help="fine-tuning epochs on all videos (default: the config's, 10; "
-                        'measured 2026-12-01: with 5, toy-temporal reached 0.988 in one run and '
-                        '0.500 in another, learning the speed but not the direction)')
+                        help='fine-tuning epochs on all videos, both sets (default: '
+                        f'{FINETUNE_EPOCHS["spatial"]} on toy-spatial, the config\'s '
+                        f'{FINETUNE_EPOCHS["temporal"]} on toy-temporal; measured 2026-12-01: '
+                        'with 5, toy-temporal reached 0.988 in one run and 0.500 in another, '
+                        'learning the speed but not the direction)')
     parser.add_argument('--no-transfer', dest='transfer', action='store_false',
                         help='skip the few-label fine-tuning from BEVT vs from scratch '
                         '(4 short runs)')
@@ -296,7 +330,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     tokenizer = osp.join(work, 'tokenizer', 'vqvae_toy.pth')
     run([PY, 'tools/train_tokenizer.py', f'{data}/images/train_list.txt',
          '--data-root', f'{data}/images', '--out', tokenizer, '--preset', 'toy',
-         '--size', '32', '--steps', str(args.tokenizer_steps), '--batch-size', '16', '--workers', '0', '--log-every', '100'], times,
+         '--size', '32', '--steps', str(args.tokenizer_steps), '--batch-size', '16',
+         '--workers', '0', '--log-every', '100'], times,
         'tokenizer (VQ-VAE)')
 
     pretrain_cfg = ('configs/toy/toy_joint_swin.py' if args.backbone == 'swin'
@@ -310,14 +345,17 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     hooks = Config.fromfile(pretrain_cfg).get('custom_hooks', [])
     overrides += [f'custom_hooks.{i}.data_root={data}' for i, h in enumerate(hooks)
                   if h.get('type') == 'ProbeHook']
+    probe_every = [f'custom_hooks.{i}.interval={PROBE_INTERVAL}' for i, h in enumerate(hooks)
+                   if h.get('type') == 'ProbeHook']
     run([PY, 'tools/train.py', pretrain_cfg, '--work-dir', pre_dir, '--cfg-options', *overrides,
-         *epoch_overrides(pretrain_cfg, args.pretrain_epochs)],
+         *probe_every, *epoch_overrides(pretrain_cfg, args.pretrain_epochs)],
         times, 'BEVT joint pretraining')
     pre_ckpt = last_checkpoint(pre_dir)
     mask_picture = osp.join(work, 'masks.png')
     logs = osp.join(work, 'logs')
-    mask_step = ('mask picture', [PY, 'tools/analysis/visualize_masks.py', pretrain_cfg, '--checkpoint',
-                                  pre_ckpt, '--out', mask_picture, '--cfg-options', *overrides])
+    mask_step = ('mask picture', [PY, 'tools/analysis/visualize_masks.py', pretrain_cfg,
+                                  '--checkpoint', pre_ckpt, '--out', mask_picture,
+                                  '--cfg-options', *overrides])
     rows = scalars(pre_dir)
     summary: Dict = dict(pretraining={}, finetuning={}, probe={}, label_scarce={},
                          seconds=times, mask_picture=mask_picture)
@@ -341,14 +379,14 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     else:
         backbone = osp.join(work, 'pretrain', 'bevt_backbone.pth')
         window = [str(w) for w in Config.fromfile(pretrain_cfg).model.backbone.window_size]
-        run_parallel([('export encoder', [PY, 'tools/convert/bevt_to_mmaction_swin.py', pre_ckpt,
-                                          backbone, '--src-window-size', *window]), mask_step],
-                     times, logs)
-        # fine-tuning (all videos) and, where labels are scarce, few-label fine-tuning from
-        # BEVT vs from scratch: independent runs, side by side
-        finetune, label_scarce, data_opts, scarce_dirs = [], [], {}, {}
+        export = ('export encoder', [PY, 'tools/convert/bevt_to_mmaction_swin.py', pre_ckpt,
+                                     backbone, '--src-window-size', *window])
+        # everything after pretraining is one queue of independent runs on the cores: the
+        # fine-tunings (all videos) and their tests, and, where labels are scarce, few-label
+        # fine-tuning from BEVT vs from scratch; each starts once what it needs is written
+        finetune, tests, label_scarce, data_opts, scarce_dirs = [], [], [], {}, {}
         n = args.label_scarce_per_class
-        for kind in ('spatial', 'temporal'):
+        for kind in ('temporal', 'spatial'):  # the longest fine-tuning first
             cfg = f'configs/toy/toy_finetune_swin_{kind}.py'
             data_opts[kind] = [f'train_dataloader.dataset.ann_file={data}/{kind}/train_list.txt',
                                f'train_dataloader.dataset.data_prefix.video={data}/{kind}',
@@ -356,10 +394,18 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                                f'val_dataloader.dataset.data_prefix.video={data}/{kind}',
                                f'test_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
                                f'test_dataloader.dataset.data_prefix.video={data}/{kind}']
-            finetune.append((f'fine-tune toy-{kind}', [
-                PY, 'tools/train.py', cfg, '--work-dir', osp.join(work, f'finetune_{kind}'),
+            ft_dir = osp.join(work, f'finetune_{kind}')
+            ft_name = f'fine-tune toy-{kind}'
+            finetune.append((ft_name, [
+                PY, 'tools/train.py', cfg, '--work-dir', ft_dir,
                 '--cfg-options', f'model.backbone.pretrained={backbone}', *data_opts[kind],
-                *epoch_overrides(cfg, args.finetune_epochs)]))
+                *epoch_overrides(cfg, args.finetune_epochs or FINETUNE_EPOCHS[kind])],
+                [export[0]]))
+            tests.append((f'test toy-{kind} (normal/single/shuffled)', lambda k=kind, d=ft_dir: [
+                PY, 'tools/analysis/temporal_dependence.py',
+                f'configs/toy/toy_finetune_swin_{k}.py', last_checkpoint(d),
+                '--out-dir', osp.join(work, f'temporal_dependence_{k}'),
+                '--cfg-options', *data_opts[k]], [ft_name]))
             if not args.transfer:
                 continue
             if HERE not in sys.path:
@@ -378,16 +424,14 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                 scarce_dirs[kind, init] = osp.join(work, f'label_scarce_{kind}_{init}')
                 label_scarce.append((f'fine-tune toy-{kind} on {n} videos per class ({init})', [
                     PY, 'tools/train.py', cfg, '--work-dir', scarce_dirs[kind, init],
-                    '--cfg-options', f'model.backbone.pretrained={weights}', *scarce_opts]))
-        run_parallel(finetune + label_scarce, times, logs)
+                    '--cfg-options', f'model.backbone.pretrained={weights}', *scarce_opts],
+                    [export[0]] if weights else []))
+        # the mask picture last: nothing waits for it
+        run_parallel([export, *finetune, *tests, *label_scarce, mask_step], times, logs)
         for (kind, init), ls_dir in scarce_dirs.items():
             summary['label_scarce'][kind][init] = val_top1(ls_dir)
-        tests = [(f'test toy-{kind} (normal/single/shuffled)', [
-            PY, 'tools/analysis/temporal_dependence.py', f'configs/toy/toy_finetune_swin_{kind}.py',
-            last_checkpoint(osp.join(work, f'finetune_{kind}')), '--out-dir',
-            osp.join(work, f'temporal_dependence_{kind}'), '--cfg-options', *data_opts[kind]])
-            for kind in ('spatial', 'temporal')]
-        run_parallel(tests, times, logs)
+        summary['label_scarce'] = {k: summary['label_scarce'][k] for k in ('spatial', 'temporal')
+                                   if k in summary['label_scarce']}
         for kind in ('spatial', 'temporal'):
             with open(osp.join(work, f'temporal_dependence_{kind}', 'results.json')) as f:
                 results = json.load(f)

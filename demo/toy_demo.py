@@ -282,6 +282,64 @@ def data_is_current(data: str, videos: Sequence[int] = VIDEOS,
             and all(list(counts.get(k, [])) == v for k, v in wanted.items()))
 
 
+def plan_finetuning(args: argparse.Namespace, work: str, data: str, backbone: str,
+                     export_name: str, summary: Dict, data_opts: Dict, scarce_dirs: Dict
+                     ) -> Tuple[List[Step], List[Step], List[Step]]:
+    """The demo's fine-tuning steps for :func:`run_parallel`, in the order to start them.
+
+    Returns:
+        The fine-tunings on all videos (after ``export_name``; toy-temporal, the longest,
+        first), their temporal-dependence tests (each after its fine-tuning) and the
+        few-label runs (from BEVT after ``export_name``, from scratch with no dependency;
+        none with ``--no-transfer``). Fills ``data_opts`` (set -> data ``--cfg-options``),
+        ``scarce_dirs`` ((set, init) -> work dir) and ``summary['label_scarce']``.
+    """
+    finetune, tests, label_scarce = [], [], []
+    n = args.label_scarce_per_class
+    for kind in ('temporal', 'spatial'):  # the longest fine-tuning first
+        cfg = f'configs/toy/toy_finetune_swin_{kind}.py'
+        data_opts[kind] = [f'train_dataloader.dataset.ann_file={data}/{kind}/train_list.txt',
+                           f'train_dataloader.dataset.data_prefix.video={data}/{kind}',
+                           f'val_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
+                           f'val_dataloader.dataset.data_prefix.video={data}/{kind}',
+                           f'test_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
+                           f'test_dataloader.dataset.data_prefix.video={data}/{kind}']
+        ft_dir = osp.join(work, f'finetune_{kind}')
+        ft_name = f'fine-tune toy-{kind}'
+        finetune.append((ft_name, [
+            PY, 'tools/train.py', cfg, '--work-dir', ft_dir,
+            '--cfg-options', f'model.backbone.pretrained={backbone}', *data_opts[kind],
+            *epoch_overrides(cfg, args.finetune_epochs or FINETUNE_EPOCHS[kind])],
+            [export_name]))
+        tests.append((f'test toy-{kind} (normal/single/shuffled)', lambda k=kind, d=ft_dir: [
+            PY, 'tools/analysis/temporal_dependence.py',
+            f'configs/toy/toy_finetune_swin_{k}.py', last_checkpoint(d),
+            '--out-dir', osp.join(work, f'temporal_dependence_{k}'),
+            '--cfg-options', *data_opts[k]], [ft_name]))
+        if not args.transfer:
+            continue
+        if HERE not in sys.path:
+            sys.path.insert(0, HERE)
+        from label_scarce import few_per_class
+        from toy_ablation import FINETUNE_CLIP
+        scarce = few_per_class(f'{data}/{kind}/train_list.txt',
+                               osp.join(work, 'lists', f'{kind}_{n}_per_class.txt'), n)
+        # at the pretraining clip (8x2 at 64 px), as the probes and the toy ablation
+        scarce_opts = [f'train_dataloader.dataset.ann_file={scarce}', *data_opts[kind][1:],
+                       *clip_overrides(cfg, *FINETUNE_CLIP),
+                       *epoch_overrides(cfg, args.label_scarce_epochs),
+                       'default_hooks.checkpoint.interval=1000']
+        for init, weights in (('bevt', backbone), ('scratch', None)):
+            scarce_dirs[kind, init] = osp.join(work, f'label_scarce_{kind}_{init}')
+            label_scarce.append((f'fine-tune toy-{kind} on {n} videos per class ({init})', [
+                PY, 'tools/train.py', cfg, '--work-dir', scarce_dirs[kind, init],
+                '--cfg-options', f'model.backbone.pretrained={weights}', *scarce_opts],
+                [export_name] if weights else []))
+    summary['label_scarce'] = {kind: dict(per_class=n) for kind in ('spatial', 'temporal')
+                               if args.transfer}
+    return finetune, tests, label_scarce
+
+
 def main(argv: Optional[List[str]] = None) -> Dict:
     parser = argparse.ArgumentParser(description='BEVT toy demo (CPU)')
     parser.add_argument('--work-dir', default='work_dirs/toy')
@@ -327,12 +385,24 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         print(f'[demo] toy data: reusing {data} (--fresh regenerates it)')
 
     write_pretrain_list(data, args.pretrain_videos)
+    summary: Dict = dict(pretraining={}, finetuning={}, probe={}, label_scarce={},
+                         seconds=times)
+    logs = osp.join(work, 'logs')
+    backbone = osp.join(work, 'pretrain', 'bevt_backbone.pth')
+    export_name = 'export encoder'
+    finetune, tests, scarce_runs, data_opts, scarce_dirs = [], [], [], {}, {}
+    if args.backbone == 'swin':  # the fine-tuning part of the demo is Swin-only
+        finetune, tests, scarce_runs = plan_finetuning(args, work, data, backbone, export_name,
+                                                       summary, data_opts, scarce_dirs)
+    scratch = [step for step in scarce_runs if not step[2]]  # from scratch: needs the data only
     tokenizer = osp.join(work, 'tokenizer', 'vqvae_toy.pth')
-    run([PY, 'tools/train_tokenizer.py', f'{data}/images/train_list.txt',
-         '--data-root', f'{data}/images', '--out', tokenizer, '--preset', 'toy',
-         '--size', '32', '--steps', str(args.tokenizer_steps), '--batch-size', '16',
-         '--workers', '0', '--log-every', '100'], times,
-        'tokenizer (VQ-VAE)')
+    # one thread each: the tokenizer's small model gains little from a second thread, and two
+    # threads of one process slow down several-fold when another process takes a core
+    run_parallel([('tokenizer (VQ-VAE)', [
+        PY, 'tools/train_tokenizer.py', f'{data}/images/train_list.txt',
+        '--data-root', f'{data}/images', '--out', tokenizer, '--preset', 'toy',
+        '--size', '32', '--steps', str(args.tokenizer_steps), '--batch-size', '16',
+        '--workers', '0', '--log-every', '100']), *scratch], times, logs)
 
     pretrain_cfg = ('configs/toy/toy_joint_swin.py' if args.backbone == 'swin'
                     else 'configs/toy/toy_joint_timesformer.py')
@@ -352,13 +422,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         times, 'BEVT joint pretraining')
     pre_ckpt = last_checkpoint(pre_dir)
     mask_picture = osp.join(work, 'masks.png')
-    logs = osp.join(work, 'logs')
     mask_step = ('mask picture', [PY, 'tools/analysis/visualize_masks.py', pretrain_cfg,
                                   '--checkpoint', pre_ckpt, '--out', mask_picture,
                                   '--cfg-options', *overrides])
     rows = scalars(pre_dir)
-    summary: Dict = dict(pretraining={}, finetuning={}, probe={}, label_scarce={},
-                         seconds=times, mask_picture=mask_picture)
+    summary['mask_picture'] = mask_picture
     for key in ('acc_image', 'acc_video', 'loss_image', 'loss_video'):
         fl = first_last(rows, key)
         if fl:
@@ -374,64 +442,18 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                 bevt=dict(knn_top1=v['end']), random=dict(knn_top1=v['start']))
     summary['pretraining_picture'] = plot_pretraining(rows, osp.join(work, 'pretraining.png'))
 
-    if args.backbone != 'swin':  # the fine-tuning part of the demo is Swin-only
+    if args.backbone != 'swin':
         run_parallel([mask_step], times, logs)
     else:
-        backbone = osp.join(work, 'pretrain', 'bevt_backbone.pth')
         window = [str(w) for w in Config.fromfile(pretrain_cfg).model.backbone.window_size]
-        export = ('export encoder', [PY, 'tools/convert/bevt_to_mmaction_swin.py', pre_ckpt,
-                                     backbone, '--src-window-size', *window])
-        # everything after pretraining is one queue of independent runs on the cores: the
-        # fine-tunings (all videos) and their tests, and, where labels are scarce, few-label
-        # fine-tuning from BEVT vs from scratch; each starts once what it needs is written
-        finetune, tests, label_scarce, data_opts, scarce_dirs = [], [], [], {}, {}
-        n = args.label_scarce_per_class
-        for kind in ('temporal', 'spatial'):  # the longest fine-tuning first
-            cfg = f'configs/toy/toy_finetune_swin_{kind}.py'
-            data_opts[kind] = [f'train_dataloader.dataset.ann_file={data}/{kind}/train_list.txt',
-                               f'train_dataloader.dataset.data_prefix.video={data}/{kind}',
-                               f'val_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
-                               f'val_dataloader.dataset.data_prefix.video={data}/{kind}',
-                               f'test_dataloader.dataset.ann_file={data}/{kind}/val_list.txt',
-                               f'test_dataloader.dataset.data_prefix.video={data}/{kind}']
-            ft_dir = osp.join(work, f'finetune_{kind}')
-            ft_name = f'fine-tune toy-{kind}'
-            finetune.append((ft_name, [
-                PY, 'tools/train.py', cfg, '--work-dir', ft_dir,
-                '--cfg-options', f'model.backbone.pretrained={backbone}', *data_opts[kind],
-                *epoch_overrides(cfg, args.finetune_epochs or FINETUNE_EPOCHS[kind])],
-                [export[0]]))
-            tests.append((f'test toy-{kind} (normal/single/shuffled)', lambda k=kind, d=ft_dir: [
-                PY, 'tools/analysis/temporal_dependence.py',
-                f'configs/toy/toy_finetune_swin_{k}.py', last_checkpoint(d),
-                '--out-dir', osp.join(work, f'temporal_dependence_{k}'),
-                '--cfg-options', *data_opts[k]], [ft_name]))
-            if not args.transfer:
-                continue
-            if HERE not in sys.path:
-                sys.path.insert(0, HERE)
-            from label_scarce import few_per_class
-            from toy_ablation import FINETUNE_CLIP
-            scarce = few_per_class(f'{data}/{kind}/train_list.txt',
-                                   osp.join(work, 'lists', f'{kind}_{n}_per_class.txt'), n)
-            # at the pretraining clip (8x2 at 64 px), as the probes and the toy ablation
-            scarce_opts = [f'train_dataloader.dataset.ann_file={scarce}', *data_opts[kind][1:],
-                           *clip_overrides(cfg, *FINETUNE_CLIP),
-                           *epoch_overrides(cfg, args.label_scarce_epochs),
-                           'default_hooks.checkpoint.interval=1000']
-            summary['label_scarce'][kind] = dict(per_class=n)
-            for init, weights in (('bevt', backbone), ('scratch', None)):
-                scarce_dirs[kind, init] = osp.join(work, f'label_scarce_{kind}_{init}')
-                label_scarce.append((f'fine-tune toy-{kind} on {n} videos per class ({init})', [
-                    PY, 'tools/train.py', cfg, '--work-dir', scarce_dirs[kind, init],
-                    '--cfg-options', f'model.backbone.pretrained={weights}', *scarce_opts],
-                    [export[0]] if weights else []))
-        # the mask picture last: nothing waits for it
-        run_parallel([export, *finetune, *tests, *label_scarce, mask_step], times, logs)
+        export = (export_name, [PY, 'tools/convert/bevt_to_mmaction_swin.py', pre_ckpt,
+                                backbone, '--src-window-size', *window])
+        # the rest is one queue on the cores: the fine-tunings (all videos), each one's test as
+        # soon as it is done, the few-label runs from BEVT, the mask picture (nothing waits for it)
+        bevt_runs = [step for step in scarce_runs if step[2]]
+        run_parallel([export, *finetune, *tests, *bevt_runs, mask_step], times, logs)
         for (kind, init), ls_dir in scarce_dirs.items():
             summary['label_scarce'][kind][init] = val_top1(ls_dir)
-        summary['label_scarce'] = {k: summary['label_scarce'][k] for k in ('spatial', 'temporal')
-                                   if k in summary['label_scarce']}
         for kind in ('spatial', 'temporal'):
             with open(osp.join(work, f'temporal_dependence_{kind}', 'results.json')) as f:
                 results = json.load(f)

@@ -97,3 +97,35 @@ def test_epoch_overrides_stretch_the_schedule(load_tool):
                 assert cosine.end == epochs and cosine.T_max == epochs - cosine.begin
             else:  # one epoch: the warm-up is the whole run; the cosine never starts
                 assert cosine.end == base_last
+
+
+def test_run_parallel_starts_a_step_after_the_steps_it_needs(tmp_path, load_tool):
+    """The demo's queue: a step starts only once its ``after`` steps have finished (a test after
+    its fine-tuning), a callable command is built when its step starts (reading what an earlier
+    step wrote), and steps without dependencies fill the free cores meanwhile."""
+    import sys
+
+    import pytest
+    demo = load_tool('demo/toy_demo.py')
+    out = tmp_path / 'written.txt'
+
+    def write(text, delay=0.0):
+        return [sys.executable, '-c', f'import time; time.sleep({delay}); '
+                f'open({str(out)!r}, "a").write({text!r} + "\\n")']
+
+    log = {}
+    demo.run_parallel([
+        ('slow', write('slow', 0.6)),
+        ('needs slow', lambda: write('needs slow saw ' + out.read_text().replace('\n', ',')),
+         ['slow']),
+        ('free', write('free')),
+    ], log, str(tmp_path / 'logs'), workers=2)
+    lines = out.read_text().split('\n')[:-1]
+    assert lines == ['free', 'slow', 'needs slow saw free,slow,']
+    assert set(log) == {'slow', 'needs slow', 'free'}
+    assert (tmp_path / 'logs' / 'needs_slow.log').exists()
+    with pytest.raises(ValueError, match='unknown steps'):
+        demo.run_parallel([('a', write('a'), ['b'])], log, str(tmp_path / 'logs'))
+    with pytest.raises(ValueError, match='wait on each other'):
+        demo.run_parallel([('a', write('a'), ['b']), ('b', write('b'), ['a'])], log,
+                          str(tmp_path / 'logs'))

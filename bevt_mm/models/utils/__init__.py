@@ -1,4 +1,5 @@
-"""Model utilities: checkpoint conversions."""
+"""Model utilities: checkpoint conversions and checked backbone loading."""
+from .backbone_load import BackboneCheckpointError, check_backbone_match, prepare_backbone_state
 from .checkpoint_convert import (bevt_to_mmaction_swin, convert_authors_bevt,
                                  get_state_dict, image_to_joint,
                                  image_to_joint_checkpoint,
@@ -6,7 +7,8 @@ from .checkpoint_convert import (bevt_to_mmaction_swin, convert_authors_bevt,
                                  resize_relative_table, swin2d_to_bevt)
 from .timesformer_convert import bevt_to_mmaction_timesformer, resize_time_embed
 
-__all__ = ['bevt_to_mmaction_swin', 'bevt_to_mmaction_timesformer', 'resize_time_embed',
+__all__ = ['BackboneCheckpointError', 'check_backbone_match', 'prepare_backbone_state',
+           'bevt_to_mmaction_swin', 'bevt_to_mmaction_timesformer', 'resize_time_embed',
            'convert_authors_bevt', 'get_state_dict',
            'image_to_joint', 'image_to_joint_checkpoint', 'relative_position_index',
            'resize_relative_table',

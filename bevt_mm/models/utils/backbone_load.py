@@ -61,11 +61,11 @@ def backbone_family(module: nn.Module) -> Optional[str]:
 
 
 def is_pretraining_checkpoint(state_dict: StateDict) -> bool:
-    """Whether ``state_dict`` is a BEVT pretraining model (not an export):
-    ``backbone.*`` keys with the image stream, the mask token or the BEVT
-    token classifier (``head.classifier``)."""
-    return any(k.startswith(('backbone.patch_embed_2d.', 'head.classifier.'))
-               or k == 'backbone.mask_token' for k in state_dict)
+    """Whether ``state_dict`` is a BEVT pretraining model or backbone (not an
+    export): the image stream, the mask token or the BEVT token classifier
+    (``head.classifier``), with or without the ``backbone.`` prefix."""
+    return any(k.startswith(('backbone.patch_embed_2d.', 'patch_embed_2d.', 'head.classifier.'))
+               or k in ('backbone.mask_token', 'mask_token') for k in state_dict)
 
 
 def checkpoint_family(state_dict: StateDict) -> Optional[str]:
@@ -111,13 +111,18 @@ def convert_pretraining(state_dict: StateDict, backbone: nn.Module) -> StateDict
     if backbone_family(backbone) == 'timesformer':
         return bevt_to_mmaction_timesformer(state_dict, num_frames=backbone.num_frames)
     window = tuple(backbone.window_size)
-    tables = [v for k, v in state_dict.items()
-              if k.startswith('backbone.') and k.endswith('relative_position_bias_table')]
+    tables = [v for k, v in state_dict.items() if k.endswith('relative_position_bias_table')
+              and not k.startswith('head.')]
     src = _source_window(tables[0].shape[0], window) if tables else window
     src = tuple(getattr(backbone, 'pretrained_window_size', None) or src)
-    has_decoder_norm = any(k in state_dict for k in ('head.norm.weight', 'head.video_norm.weight'))
-    return bevt_to_mmaction_swin(state_dict, window_size=src,
-                                 norm3='decoder' if has_decoder_norm else 'fresh',
+    # the export's default (decoder norm); a bare pretraining backbone has no decoder:
+    # its own final norm if it kept one, else a plain LayerNorm
+    if any(k in state_dict for k in ('head.norm.weight', 'head.video_norm.weight')):
+        norm3 = 'decoder'
+    else:
+        last = f'norm{backbone.num_layers - 1}.weight'
+        norm3 = 'backbone' if last in state_dict or f'backbone.{last}' in state_dict else 'fresh'
+    return bevt_to_mmaction_swin(state_dict, window_size=src, norm3=norm3,
                                  new_window_size=window)
 
 
@@ -138,7 +143,9 @@ def prepare_backbone_state(state_dict: StateDict, backbone: nn.Module,
     if (is_pretraining_checkpoint(state_dict) and is_finetuning_backbone(backbone)
             and checkpoint_family(state_dict) == backbone_family(backbone)):
         converted = convert_pretraining(state_dict, backbone)
-        rest = {k: v for k, v in state_dict.items() if not k.startswith(('backbone.', 'head.'))}
+        prefixed = any(k.startswith('backbone.') for k in state_dict)
+        rest = {k: v for k, v in state_dict.items()
+                if prefixed and not k.startswith(('backbone.', 'head.'))}
         out = {**(rest if prefix else {}), **{prefix + k: v for k, v in converted.items()}}
         family = backbone_family(backbone)
         tool = ('bevt_to_mmaction_swin.py' if family == 'swin'

@@ -23,7 +23,7 @@ test: venv
 	$(PY) -m pytest -q tests
 
 demo: venv
-	$(PY) tools/demo.py
+	$(PY) demo/toy_demo.py
 
 clean-venv:
 	rm -rf $(VENV)

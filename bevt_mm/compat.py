@@ -15,7 +15,7 @@ upstream code.
    0.10.7 calls ``torch.load`` without the argument, so loading or resuming an
    mmengine checkpoint (which pickles message-hub history and numpy arrays and
    scalars) fails. We keep torch's protection and widen it only by the types
-   such checkpoints hold (:mod:`bevt_mm.engine.safe_load`): mmengine's
+   such checkpoints hold (:mod:`bevt_mm.utils.safe_load`): mmengine's
    local-file loader is re-registered to load with ``weights_only=True`` and
    that allowlist, and every other scheme (http, open-mmlab, s3...) runs with
    torch's default under the same allowlist. A file whose pickle needs
@@ -127,7 +127,7 @@ def patch_checkpoint_loading() -> bool:
         return False
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    from bevt_mm.engine.safe_load import call_restricted, load_checkpoint_file
+    from bevt_mm.utils.safe_load import call_restricted, load_checkpoint_file
 
     original = CheckpointLoader.load_checkpoint.__func__
     if getattr(original, '_bevt_patched', False):

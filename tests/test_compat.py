@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 
 import bevt_mm
 from bevt_mm import compat
-from bevt_mm.engine.safe_load import load_checkpoint_file
+from bevt_mm.utils.safe_load import load_checkpoint_file
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess:

@@ -5,7 +5,7 @@ Example::
 
     python tools/make_toy_data.py --out data/toy --seed 0
 
-See ``bevt_mm/datasets/toy.py`` for what each set contains.
+See ``bevt_mm/testing/toy_data.py`` for what each set contains.
 """
 import argparse
 import os.path as osp
@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from bevt_mm.datasets.toy import make_toy_data  # noqa: E402
+from bevt_mm.testing.toy_data import make_toy_data  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -11,6 +11,14 @@ from .robust import RobustLoadingMixin
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
+#: folder names that macOS zip archives add next to the data (AppleDouble copies inside)
+SKIPPED_NAMES = ('__MACOSX',)
+
+
+def _skipped(name: str) -> bool:
+    """Hidden (``.DS_Store``, ``._x.JPEG``, ``.ipynb_checkpoints``) or ``__MACOSX``."""
+    return name.startswith('.') or name in SKIPPED_NAMES
+
 
 @DATASETS.register_module()
 class ImageListDataset(RobustLoadingMixin, BaseDataset):
@@ -21,6 +29,9 @@ class ImageListDataset(RobustLoadingMixin, BaseDataset):
     * Folder mode (``ann_file=''``): every image under ``data_prefix['img']``
       (recursively, sorted); with ``with_label=True`` the label is the index of
       the first-level folder among the sorted folder names (ImageNet ``train/``).
+      Hidden files and folders (names starting with ``.``: macOS ``._*.JPEG``
+      AppleDouble files, ``.ipynb_checkpoints``, ``.DS_Store``) and macOS zip
+      residue (``__MACOSX``) are skipped: neither samples nor classes.
 
     Each sample is ``dict(img_path, filename, gt_label)``, loaded by
     ``LoadImageAsClip`` into a one-frame clip so MMAction2's transforms
@@ -41,6 +52,8 @@ class ImageListDataset(RobustLoadingMixin, BaseDataset):
         with_label (bool): read labels (pretraining ignores them).
         extensions (Sequence[str]): folder mode: file suffixes to take.
         delimiter (str): list mode separator. Defaults to ``' '``.
+        num_classes (int, optional): list mode: every label must be in
+            ``0..num_classes - 1`` (checked when the dataset is built).
         max_refetch (int): replacement attempts before raising. Defaults to 50.
         catch_errors (tuple, optional): see :class:`RobustLoadingMixin`.
         max_consecutive_failures (int): samples failing in a row (this
@@ -56,6 +69,7 @@ class ImageListDataset(RobustLoadingMixin, BaseDataset):
                  with_label: bool = True,
                  extensions: Sequence[str] = IMG_EXTENSIONS,
                  delimiter: str = ' ',
+                 num_classes: Optional[int] = None,
                  max_refetch: int = 50,
                  catch_errors: Optional[Tuple[Type[BaseException], ...]] = None,
                  max_consecutive_failures: int = 10,
@@ -63,6 +77,7 @@ class ImageListDataset(RobustLoadingMixin, BaseDataset):
         self.with_label = with_label
         self.extensions = tuple(e.lower() for e in extensions)
         self.delimiter = delimiter
+        self.num_classes = num_classes
         self._init_robust(catch_errors, max_consecutive_failures)
         super().__init__(ann_file=ann_file, data_prefix=data_prefix or dict(img=''),
                          pipeline=list(pipeline), max_refetch=max_refetch, **kwargs)
@@ -74,19 +89,21 @@ class ImageListDataset(RobustLoadingMixin, BaseDataset):
         if self.ann_file:
             for path, label in read_annotation_list(self.ann_file, self.delimiter,
                                                     self.with_label,
-                                                    path_may_contain_delimiter=True):
+                                                    path_may_contain_delimiter=True,
+                                                    num_classes=self.num_classes):
                 samples.append((osp.join(root, path), label))
         else:
             if not osp.isdir(root):
                 raise FileNotFoundError(f'image folder {root!r} (data_prefix["img"]) not found')
-            classes = sorted(d.name for d in os.scandir(root) if d.is_dir())
+            classes = sorted(d.name for d in os.scandir(root)
+                             if d.is_dir() and not _skipped(d.name))
             class_index = {name: i for i, name in enumerate(classes)}
             for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-                dirnames.sort()
+                dirnames[:] = sorted(d for d in dirnames if not _skipped(d))
                 rel = osp.relpath(dirpath, root)
                 label = class_index.get(rel.split(os.sep)[0], -1) if self.with_label else -1
                 for name in sorted(filenames):
-                    if name.lower().endswith(self.extensions):
+                    if not _skipped(name) and name.lower().endswith(self.extensions):
                         samples.append((osp.join(dirpath, name), label))
             if not samples:
                 raise FileNotFoundError(

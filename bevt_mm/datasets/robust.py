@@ -19,9 +19,20 @@ For a file fault the mixin logs a warning naming the file, the list and the
 error (once per file and process; later failures of the same file are only
 counted), counts it (:attr:`num_failed`, shared by all dataloader workers
 through a ``multiprocessing.Value``; :attr:`failed_paths` and
-:attr:`failure_counts` in this process) and returns None, so mmengine's
-``BaseDataset.__getitem__`` draws another random index and tries again, at
-most ``max_refetch`` times.
+:attr:`failure_counts` in this process) and ``prepare_data`` returns None.
+
+* **Training**: mmengine's ``BaseDataset.__getitem__`` draws another random
+  index and tries again, at most ``max_refetch`` times.
+* **Validation and test** (``test_mode=True``): replacing the sample would
+  change the metric silently, and mmengine's ``__getitem__`` raises on None.
+  Instead the next readable sample (``idx + 1``, ``idx + 2`` ...) stands in
+  for it, so the batch keeps its shape and every rank its sample count, and
+  its data sample is marked with the unreadable file
+  (``metainfo['unreadable_file']``). ``RobustEvaluator``
+  (:mod:`bevt_mm.evaluation`) leaves marked samples out of every metric and
+  logs at the end of the evaluation "N of M samples unreadable, metrics over
+  the other M-N" with their paths. (With a stock evaluator the stand-in's
+  prediction would count: the configs use ``RobustEvaluator``.)
 
 **Config mistake or bad file?** A mistake that breaks every sample (wrong
 ``data_prefix``, missing codec, wrong pipeline) also fails in the loader. So
@@ -70,6 +81,9 @@ class RobustLoadingMixin:
     """
 
     path_keys: Tuple[str, ...] = ('filename', 'img_path')
+    #: metainfo key of a test-mode data sample whose file was unreadable (value:
+    #: the file); its inputs are another sample's (see the module docstring)
+    unreadable_key: str = 'unreadable_file'
 
     def _init_robust(self, catch_errors: Optional[Tuple[Type[BaseException], ...]] = None,
                      max_consecutive_failures: int = 10) -> None:
@@ -114,6 +128,34 @@ class RobustLoadingMixin:
         self._consecutive_failures = 0
         return data
 
+    def __getitem__(self, idx: int) -> Any:
+        """Training: mmengine's (replace the sample); test mode: a marked stand-in."""
+        if not getattr(self, 'test_mode', False):
+            return super().__getitem__(idx)
+        if not self._fully_initialized:
+            self.full_init()
+        data = self.prepare_data(idx)
+        if data is not None:
+            return data
+        bad = self._sample_path(idx)
+        for step in range(1, min(self.max_refetch, len(self) - 1) + 1):
+            data = self.prepare_data((idx + step) % len(self))
+            if data is not None:
+                return self._mark_unreadable(data, bad)
+        raise RuntimeError(f'{type(self).__name__}: {bad} is unreadable and so are the '
+                           f'{min(self.max_refetch, len(self) - 1)} samples after it (no '
+                           'stand-in to keep the batch shape); see the warnings above')
+
+    def _mark_unreadable(self, data: Any, path: str) -> Any:
+        from mmengine.structures import BaseDataElement
+        sample = data.get('data_samples') if isinstance(data, dict) else None
+        if not isinstance(sample, BaseDataElement):
+            raise TypeError(f'{type(self).__name__}(test_mode=True): {path} is unreadable and '
+                            'the pipeline output has no data sample to mark it in; end the '
+                            'pipeline with a Pack transform (PackActionInputs, PackBEVTInputs)')
+        sample.set_metainfo({self.unreadable_key: path})
+        return data
+
     def _record_failure(self, idx: int, err: Exception) -> None:
         path = self._sample_path(idx)
         with self._num_failed.get_lock():
@@ -131,9 +173,12 @@ class RobustLoadingMixin:
                          f'{self.max_consecutive_failures})')
             raise err
         if first:
+            what = ('left out of the metrics by RobustEvaluator (the next readable sample '
+                    'stands in for it in the batch)' if getattr(self, 'test_mode', False)
+                    else 'replaced by another sample')
             print_log(f'{type(self).__name__}: skipping unreadable sample {path} '
                       f'({type(err).__name__}: {str(err).strip()}); {self._advice(path)}; '
-                      f'replaced by another sample ({total} failed so far, '
+                      f'{what} ({total} failed so far, '
                       f'{len(self.failure_counts)} distinct files in this process; '
                       'later failures of this file are counted without a warning)',
                       logger='current', level=logging.WARNING)

@@ -14,13 +14,22 @@ from .robust import RobustLoadingMixin
 class RobustVideoDataset(RobustLoadingMixin, VideoDataset):
     """MMAction2's ``VideoDataset`` with robust loading.
 
-    Same annotation format (``path [label]`` per line; unlabeled lists are
-    fine for pretraining); a malformed line raises
-    :class:`~.ann_list.AnnotationFormatError` naming the list and the line. A video that decord cannot open or decode (truncated download, no video
-    stream, garbage ...), or that
+    Same annotation format (``path [label]`` per line, ``path label label
+    ...`` with ``multi_class``; unlabeled lists are fine for pretraining),
+    read whatever editor saved it (UTF-8 BOM, CRLF: see
+    :func:`~.ann_list.read_list_lines`); a malformed line raises
+    :class:`~.ann_list.AnnotationFormatError` naming the list and the line,
+    and with ``num_classes`` a label outside ``0..num_classes - 1`` raises
+    :class:`~.ann_list.LabelRangeError` when the dataset is built
+    (``tools/train.py`` and ``tools/test.py`` set ``num_classes`` from
+    ``model.cls_head.num_classes``).
+
+    A video that decord cannot open or decode (truncated download, no video
+    stream, a codec decord lacks, garbage ...), a missing file, or one that
     ``CheckVideoLength`` rejects, is logged with its path, counted
-    (:attr:`num_failed`, :attr:`failed_paths`) and replaced by another random
-    video (see :mod:`bevt_mm.datasets.robust`).
+    (:attr:`num_failed`, :attr:`failed_paths`) and, in training, replaced by
+    another random video; in ``test_mode`` it is left out of the metric by
+    ``RobustEvaluator`` (see :mod:`bevt_mm.datasets.robust`).
 
     Args:
         ann_file (str): annotation list.
@@ -35,7 +44,8 @@ class RobustVideoDataset(RobustLoadingMixin, VideoDataset):
         max_consecutive_failures (int): samples failing in a row (this
             process) after which the original error is raised: a config
             mistake, not bad files. Defaults to 10.
-        **kwargs: ``VideoDataset`` arguments (``data_prefix``, ...).
+        **kwargs: ``VideoDataset`` arguments (``data_prefix``,
+            ``num_classes``, ``multi_class``, ``test_mode`` ...).
     """
 
     def __init__(self, ann_file: str, pipeline: List[Union[dict, Callable]],
@@ -48,10 +58,12 @@ class RobustVideoDataset(RobustLoadingMixin, VideoDataset):
 
     def load_data_list(self) -> List[dict]:
         """Read the list strictly (see :func:`~.ann_list.read_annotation_list`)."""
-        if self.multi_class:
-            return super().load_data_list()
         check_file_exist(self.ann_file)
+        if self.multi_class and self.num_classes is None:
+            raise ValueError(f'{type(self).__name__}(multi_class=True) needs num_classes '
+                             f'({self.ann_file})')
         prefix = self.data_prefix.get('video')
+        rows = read_annotation_list(self.ann_file, self.delimiter, multi_label=self.multi_class,
+                                    num_classes=self.num_classes)
         return [dict(filename=osp.join(prefix, path) if prefix is not None else path,
-                     label=label)
-                for path, label in read_annotation_list(self.ann_file, self.delimiter)]
+                     label=label) for path, label in rows]

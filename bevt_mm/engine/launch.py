@@ -133,7 +133,7 @@ def drop_timeout_without_workers(cfg: Config) -> None:
 def _is_training_checkpoint(path: str) -> bool:
     """Whether ``path`` holds a training state to resume (``meta`` with the
     epoch and iteration, and an optimizer state), not only weights."""
-    from bevt_mm.engine.safe_load import load_checkpoint_file
+    from bevt_mm.utils.safe_load import load_checkpoint_file
     checkpoint = load_checkpoint_file(path)
     meta = checkpoint.get('meta', None) if isinstance(checkpoint, dict) else None
     return (isinstance(meta, dict) and 'iter' in meta and 'epoch' in meta
@@ -202,7 +202,9 @@ def resolve_start(cfg: Config, resume: Optional[str] = None) -> str:
     if not init:
         return 'Start: from the model\'s initialization (load_from is not set)'
     if not osp.isfile(osp.expanduser(init)) and '://' not in init:
-        raise FileNotFoundError(f'load_from={init}: no such checkpoint file')
+        raise FileNotFoundError(f'load_from={init}: no such checkpoint file (create it as the '
+                                'config says, or set load_from=None to start from the '
+                                "model's initialization)")
     reason = (f'resume asked for, but work_dir {cfg.work_dir} has no checkpoint yet'
               if wanted == 'auto' else 'no resume')
     return f'Start: loading the weights of load_from={init} ({reason})'
@@ -252,6 +254,8 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
     check_dual_sampler(cfg)
+    from ..datasets.config_utils import set_num_classes_from_head
+    set_num_classes_from_head(cfg)  # lists checked against the head when they are read
     return cfg
 
 
@@ -270,8 +274,14 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
             raise ValueError(f'--dump {args.dump}: the dump file must end in .pkl or .pickle')
         dump_metric = dict(type='DumpResults', out_file_path=args.dump)
         evaluators = cfg.test_evaluator
-        evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
-        cfg.test_evaluator = evaluators + [dump_metric]
+        if isinstance(evaluators, dict) and 'metrics' in evaluators:  # an Evaluator config
+            metrics = evaluators['metrics']
+            metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+            cfg.test_evaluator = dict(evaluators, metrics=metrics + [dump_metric])
+        else:
+            evaluators = (list(evaluators) if isinstance(evaluators, (list, tuple))
+                          else [evaluators])
+            cfg.test_evaluator = evaluators + [dump_metric]
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -279,4 +289,6 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
     cfg.load_from = args.checkpoint
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
+    from ..datasets.config_utils import set_num_classes_from_head
+    set_num_classes_from_head(cfg)  # lists checked against the head when they are read
     return cfg

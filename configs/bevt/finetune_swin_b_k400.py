@@ -72,6 +72,13 @@ auto_scale_lr = dict(enable=False, base_batch_size=64)
 
 # s per batch: a decoder call hanging on one file stops the run instead of hanging it
 # (docs/reliability.md); MMAction2's base loads with 8 worker processes.
-train_dataloader = dict(timeout=600)
-val_dataloader = dict(timeout=600)
-test_dataloader = dict(timeout=600)
+# RobustVideoDataset instead of the base's VideoDataset: an unreadable video (missing, truncated,
+# a codec decord lacks) is replaced and counted in training; in val/test it is left out of the
+# metric by RobustEvaluator, which logs "N of M samples unreadable" with their paths.
+# tools/train.py / test.py set the datasets' num_classes from model.cls_head.num_classes, so a
+# list with an out-of-range label (1-based) fails when the dataset is built, naming the line.
+train_dataloader = dict(timeout=600, dataset=dict(type='RobustVideoDataset'))
+val_dataloader = dict(timeout=600, dataset=dict(type='RobustVideoDataset'))
+test_dataloader = dict(timeout=600, dataset=dict(type='RobustVideoDataset'))
+val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
+test_evaluator = val_evaluator

@@ -33,7 +33,7 @@ model = dict(
                   window_size=(16, 7, 7), drop_path_rate=0.4),
     cls_head=dict(num_classes=174, label_smooth_eps=0.1))
 
-dataset_type = 'VideoDataset'
+dataset_type = 'RobustVideoDataset'  # as finetune_swin_b_k400.py
 data_root = 'data/sthv2/videos'
 ann_file_train = 'data/sthv2/sthv2_train_list_videos.txt'
 ann_file_val = 'data/sthv2/sthv2_val_list_videos.txt'

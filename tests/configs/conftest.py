@@ -3,7 +3,7 @@ import os.path as osp
 
 import pytest
 
-from bevt_mm.datasets.toy import make_video_set
+from bevt_mm.testing.toy_data import make_video_set
 
 
 @pytest.fixture(scope='session')
@@ -18,7 +18,7 @@ def toy_videos(tmp_path_factory):
 @pytest.fixture(scope='session')
 def bevt_media(tmp_path_factory, toy_videos):
     """Videos + JPEG images (+ lists) for the pretraining configs."""
-    from bevt_mm.datasets.toy import make_image_set
+    from bevt_mm.testing.toy_data import make_image_set
     root = str(tmp_path_factory.mktemp('toy_images'))
     lists = make_image_set(root, num_train=4, num_val=1, seed=0, size=80, photo_fraction=0.5)
     return dict(video_list=toy_videos['train'], video_root=toy_videos['root'],

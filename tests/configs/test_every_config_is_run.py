@@ -17,7 +17,7 @@ def test_every_config_is_covered_by_a_one_step_test():
     from test_pretrain_configs import PRETRAIN
     run = {osp.relpath(p, ROOT) for p in FINETUNE + PRETRAIN}
     # TimeSformer configs are run by name in test_timesformer_configs.py
-    run |= {f'configs/bevt/{m}' for m in re.findall(r"configs/bevt/(\w+\.py)", test_text)
+    run |= {f'configs/{d}/{m}' for d, m in re.findall(r"configs/(bevt|toy)/(\w+\.py)", test_text)
             if 'timesformer' in m}
     missing = sorted(configs - run)
     assert not missing, f'configs without a one-step test: {missing}'

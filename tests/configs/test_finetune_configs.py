@@ -10,12 +10,12 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from bevt_mm.engine.safe_load import load_checkpoint_file
+from bevt_mm.utils.safe_load import load_checkpoint_file
 from config_shrink import shrink_recognizer_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FINETUNE = sorted(glob.glob(osp.join(ROOT, 'configs', 'bevt', 'finetune_swin_*.py')) +
-                  glob.glob(osp.join(ROOT, 'configs', 'bevt', 'toy_finetune_swin_*.py')))
+                  glob.glob(osp.join(ROOT, 'configs', 'toy', 'toy_finetune_swin_*.py')))
 
 
 def test_there_are_finetune_configs():
@@ -179,9 +179,9 @@ def test_mim_test_runs_a_finetune_config(toy_videos, tmp_path):
 
 def _pretraining_window(finetune_path: str) -> tuple:
     """Window of the pretraining config whose encoder a fine-tuning config loads."""
-    name = 'toy_joint_swin.py' if osp.basename(finetune_path).startswith('toy_') \
-        else 'joint_swin_b.py'
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'bevt', name))
+    name = 'toy/toy_joint_swin.py' if osp.basename(finetune_path).startswith('toy_') \
+        else 'bevt/joint_swin_b.py'
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
     return tuple(cfg.model.backbone.window_size)
 
 

@@ -7,11 +7,12 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from bevt_mm.engine.safe_load import load_checkpoint_file
+from bevt_mm.utils.safe_load import load_checkpoint_file
 from config_shrink import shrink_bevt_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', 'bevt', '*.py'))
+                  + glob.glob(osp.join(ROOT, 'configs', 'toy', '*.py'))
                   if not osp.basename(p).startswith(('finetune_', 'toy_finetune_'))
                   and 'timesformer' not in osp.basename(p))
 

@@ -17,7 +17,7 @@ TINY_DALLE = dict(type='DALLETokenizer', checkpoint=None, random_init=True, n_hi
 @pytest.mark.parametrize('tokenizer', ['vqvae', 'dalle'])
 def test_pretraining_log_has_one_frozen_line(tokenizer, bevt_media, tiny_tokenizer_ckpt,
                                              tmp_path):
-    cfg = shrink_bevt_config(Config.fromfile(osp.join(ROOT, 'configs/bevt/toy_joint_swin.py')),
+    cfg = shrink_bevt_config(Config.fromfile(osp.join(ROOT, 'configs/toy/toy_joint_swin.py')),
                              bevt_media, tiny_tokenizer_ckpt, str(tmp_path))
     if tokenizer == 'dalle':
         cfg.model.target_generator = dict(TINY_DALLE)

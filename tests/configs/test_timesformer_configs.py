@@ -7,7 +7,7 @@ from typing import Dict
 
 import pytest
 import torch
-from bevt_mm.engine.safe_load import load_checkpoint_file
+from bevt_mm.utils.safe_load import load_checkpoint_file
 from config_shrink import FRAMES, RES, shrink_bevt_config, shrink_recognizer_config
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -112,6 +112,9 @@ def test_finetune_recipe_is_stock_timesformer():
 
     for key in ('train_dataloader', 'test_dataloader'):  # ours bounds a hanging batch
         assert cfg[key].pop('timeout') == 600, key
+        # and survives unreadable videos (RobustVideoDataset: VideoDataset + robust loading)
+        assert cfg[key].dataset.type == 'RobustVideoDataset', key
+        cfg[key].dataset.type = stock[key].dataset.type
     for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_dataloader',
                 'test_dataloader', 'train_cfg'):
         assert plain(cfg[key]) == plain(stock[key]), key
@@ -144,8 +147,8 @@ def test_joint_step_export_and_finetune(joint_checkpoint, toy_videos, tmp_path):
 
 def test_toy_timesformer_config_trains_one_epoch(bevt_media, tiny_tokenizer_ckpt, tmp_path):
     """The toy demo's TimeSformer option: toy_joint_swin.py with the TimeSformer model."""
-    toy = Config.fromfile(osp.join(ROOT, 'configs/bevt/toy_joint_timesformer.py'))
-    swin = Config.fromfile(osp.join(ROOT, 'configs/bevt/toy_joint_swin.py'))
+    toy = Config.fromfile(osp.join(ROOT, 'configs/toy/toy_joint_timesformer.py'))
+    swin = Config.fromfile(osp.join(ROOT, 'configs/toy/toy_joint_swin.py'))
     assert toy.model.backbone.type == 'BEVTTimeSformer' and toy.model.head.type == 'BEVTPlainHead'
     assert toy.model.target_generator == swin.model.target_generator
     assert toy.train_dataloader.dataset.datasets[1] == swin.train_dataloader.dataset.datasets[1]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from mmengine.dataset import Compose
 
-from bevt_mm.datasets.toy import make_video_set
+from bevt_mm.testing.toy_data import make_video_set
 from bevt_mm.datasets.transforms.temporal import ShuffleFrames, SingleFrame
 from mmaction.registry import TRANSFORMS
 

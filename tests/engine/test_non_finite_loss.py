@@ -7,7 +7,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
-from bevt_mm.engine.safe_load import load_checkpoint_file
+from bevt_mm.utils.safe_load import load_checkpoint_file
 
 
 class _Model(BaseModel):

@@ -12,7 +12,7 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
-from bevt_mm.engine.safe_load import load_checkpoint_file
+from bevt_mm.utils.safe_load import load_checkpoint_file
 from bevt_mm.models.utils import bevt_to_mmaction_timesformer, resize_time_embed
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -8,7 +8,7 @@ from bevt_builders import TINY_ARCH, TINY_WINDOW
 from mmaction.registry import MODELS
 from mmengine.config import Config
 
-from bevt_mm.engine.safe_load import load_checkpoint_file
+from bevt_mm.utils.safe_load import load_checkpoint_file
 from bevt_mm.models.backbones import BEVTSwinTransformer3D
 from bevt_mm.models.heads import BEVTHead
 from bevt_mm.models.utils import (bevt_to_mmaction_swin, convert_authors_bevt,

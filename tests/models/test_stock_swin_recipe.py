@@ -73,12 +73,12 @@ def test_stock_swin_t_recipe_computes_our_finetuning_output(stock_and_ours, size
 
 @torch.no_grad()
 def test_toy_pretraining_backbone_is_what_the_toy_finetuning_computes():
-    """configs/bevt/toy_joint_swin.py's encoder and the stock Swin of
+    """configs/toy/toy_joint_swin.py's encoder and the stock Swin of
     toy_finetune_swin_spatial.py, same weights: same features at the toy sizes
     (pretraining 8x64x64, fine-tuning 16x32x32), where the 4x4x4 window shrinks."""
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    pre = Config.fromfile(osp.join(root, 'configs', 'bevt', 'toy_joint_swin.py'))
-    fine = Config.fromfile(osp.join(root, 'configs', 'bevt', 'toy_finetune_swin_spatial.py'))
+    pre = Config.fromfile(osp.join(root, 'configs', 'toy', 'toy_joint_swin.py'))
+    fine = Config.fromfile(osp.join(root, 'configs', 'toy', 'toy_finetune_swin_spatial.py'))
     torch.manual_seed(0)
     ours = MODELS.build(dict(pre.model.backbone, final_norm=True)).eval()
     for name, p in ours.named_parameters():

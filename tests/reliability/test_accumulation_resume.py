@@ -24,7 +24,7 @@ from mmengine.runner import Runner
 import toy_run
 from bevt_mm.engine import merge_train_args
 from bevt_mm.engine.hooks.accumulated_grads import KEY
-from bevt_mm.engine.safe_load import load_checkpoint_file
+from bevt_mm.utils.safe_load import load_checkpoint_file
 
 
 class Killed(Exception):

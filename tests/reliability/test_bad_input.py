@@ -120,7 +120,7 @@ def test_error_outside_the_loader_is_not_taken_for_a_bad_file(tmp_path, rel_medi
 
 
 def test_video_shorter_than_the_clip(tmp_path, rel_media, warnings_log):
-    from bevt_mm.datasets.toy import write_mp4
+    from bevt_mm.testing.toy_data import write_mp4
     write_mp4(osp.join(rel_media['video_root'], 'short.mp4'),
               np.zeros((CLIP // 2, 32, 32, 3), np.uint8))
     ds, _ = _videos(tmp_path, rel_media, ['short.mp4', _good_video(rel_media)])
@@ -285,7 +285,7 @@ def _merge(cfg, **options):
 ])
 def test_sampler_counts_in_the_config(options, match):
     cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.dirname(
-        osp.abspath(__file__)))), 'configs', 'bevt', 'toy_joint_swin.py'))
+        osp.abspath(__file__)))), 'configs', 'toy', 'toy_joint_swin.py'))
     _merge(cfg.copy())  # the shipped config passes
     with pytest.raises(ValueError, match=match):
         _merge(cfg, **options)

@@ -24,7 +24,7 @@ import pytest
 import torch
 
 import toy_run
-from bevt_mm.engine.safe_load import load_checkpoint_file
+from bevt_mm.utils.safe_load import load_checkpoint_file
 
 MAX_ITERS = 5
 

@@ -127,7 +127,7 @@ def test_tools_test_with_a_stock_recognizer(bad, tmp_path, toy_videos_small):
     """``tools/test.py CONFIG CHECKPOINT`` with a stock MMAction2 recognizer config."""
     from config_shrink import shrink_recognizer_config
     cfg = shrink_recognizer_config(
-        Config.fromfile(osp.join(toy_run.ROOT, 'configs/bevt/toy_finetune_swin_spatial.py')),
+        Config.fromfile(osp.join(toy_run.ROOT, 'configs/toy/toy_finetune_swin_spatial.py')),
         toy_videos_small, str(tmp_path / 'work'))
     config = str(tmp_path / 'finetune.py')
     cfg.dump(config)
@@ -140,7 +140,7 @@ def test_tools_test_with_a_stock_recognizer(bad, tmp_path, toy_videos_small):
 
 @pytest.fixture(scope='module')
 def toy_videos_small(tmp_path_factory):
-    from bevt_mm.datasets.toy import make_video_set
+    from bevt_mm.testing.toy_data import make_video_set
     root = str(tmp_path_factory.mktemp('untrusted_videos'))
     lists = make_video_set(root, 'spatial', num_train=2, num_val=2, seed=0, size=64,
                            num_frames=8)

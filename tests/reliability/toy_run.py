@@ -1,6 +1,6 @@
 """Helpers for the subprocess tests: tiny media, a tiny tokenizer and the shrunk toy config.
 
-The toy joint recipe (``configs/bevt/toy_joint_swin.py``) is shrunk with
+The toy joint recipe (``configs/toy/toy_joint_swin.py``) is shrunk with
 ``tests/configs/config_shrink.py`` (sizes only), switched to iteration
 checkpoints and deterministic mode, dumped to a file and run with
 ``tools/train.py`` / ``tools/dist_train.sh`` in a subprocess.
@@ -23,7 +23,7 @@ from config_shrink import shrink_bevt_config, tiny_tokenizer_cfg  # noqa: E402
 
 def make_media(root: str, num_videos: int = 4, num_images: int = 4) -> Dict[str, str]:
     """Toy videos (16 frames, 64x64) and JPEG images with their lists."""
-    from bevt_mm.datasets.toy import make_image_set, make_video_set
+    from bevt_mm.testing.toy_data import make_image_set, make_video_set
     vids = make_video_set(root, 'spatial', num_train=num_videos, num_val=0, seed=0, size=64,
                           num_frames=16)
     imgs = make_image_set(root, num_train=num_images, num_val=0, seed=0, size=80,
@@ -51,7 +51,7 @@ def toy_config(media: Dict[str, str], tokenizer: str, work_dir: str, out: str,
                loop: str = 'ResumableIterBasedTrainLoop', ckpt_interval: int = 1):
     """Dump the shrunk toy joint config, iteration-based, deterministic, to ``out``."""
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'bevt', 'toy_joint_swin.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'toy', 'toy_joint_swin.py'))
     cfg = shrink_bevt_config(cfg, media, tokenizer, work_dir)
     cfg.train_dataloader.sampler.videos_per_gpu = videos
     cfg.train_dataloader.sampler.images_per_gpu = images

@@ -1,9 +1,9 @@
-"""Fixtures for the analysis-tool tests: a few toy videos and tiny recognizer configs."""
+"""Fixtures for the analysis-tool tests: a few toy videos."""
 import os.path as osp
 
 import pytest
 
-from bevt_mm.datasets.toy import make_video_set
+from bevt_mm.testing.toy_data import make_video_set
 
 
 def _temporal_val_set(tmp_path_factory, name: str, num: int, size: int, frames: int):
@@ -24,23 +24,3 @@ def toy_temporal_videos(tmp_path_factory):
 def temporal_64(tmp_path_factory):
     """4 toy-temporal videos (one per class), 16 frames of 64x64 (the toy pretraining's size)."""
     return _temporal_val_set(tmp_path_factory, 'frame_order', 4, 64, 16)
-
-
-@pytest.fixture(scope='session')
-def random_toy_tokenizer(tmp_path_factory):
-    """Weights of the toy configs' VQ-VAE tokenizer at a seeded random init (a .pth path)."""
-    import torch
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    import bevt_mm  # noqa: F401
-    from mmaction.registry import MODELS
-    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    init_default_scope('mmaction')
-    tok = Config.fromfile(osp.join(repo, 'configs', 'bevt', 'toy_joint_swin.py'))
-    tok = dict(tok.model.target_generator)
-    tok.pop('checkpoint')
-    torch.manual_seed(0)
-    path = str(tmp_path_factory.mktemp('tokenizer') / 'tok.pth')
-    torch.save({'state_dict': MODELS.build(dict(tok, random_init=True)).state_dict()}, path)
-    return path

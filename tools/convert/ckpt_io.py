@@ -8,11 +8,11 @@ import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 
-from bevt_mm.engine.safe_load import UntrustedCheckpointError, load_checkpoint_file  # noqa: E402
+from bevt_mm.utils.safe_load import UntrustedCheckpointError, load_checkpoint_file  # noqa: E402
 
 
 def load(path: str) -> Any:
-    """Load a checkpoint on CPU, restricted (:mod:`bevt_mm.engine.safe_load`).
+    """Load a checkpoint on CPU, restricted (:mod:`bevt_mm.utils.safe_load`).
 
     Exits with the refusal (file, refused global, the opt-in
     ``BEVT_TRUST_CHECKPOINTS=1``) if its pickle needs more than weights.

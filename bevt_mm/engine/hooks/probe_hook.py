@@ -2,10 +2,10 @@
 
 Every ``interval`` epochs (or iterations with ``by_epoch=False``) the hook
 extracts pooled encoder features of small labeled video sets
-(:func:`~bevt_mm.analysis.probe.features.bevt_features` for a ``BEVT`` model:
+(:func:`~bevt_mm.evaluation.features.bevt_features` for a ``BEVT`` model:
 encoder without mask, decoder norm, mean over time and space; a recognizer's
 ``extract_feat`` otherwise), runs the k-NN probe of DINO
-(:func:`~bevt_mm.analysis.probe.knn.knn_top1`, k=20, T=0.07 by default) and
+(:func:`~bevt_mm.evaluation.knn.knn_top1`, k=20, T=0.07 by default) and
 logs ``probe/<set>/knn_top1`` for each set and their mean ``probe/knn_top1``
 (%, 0-100) to the message hub, the logger and the visualizer
 (``scalars.json``; TensorBoard when that backend is configured).
@@ -29,9 +29,9 @@ from mmengine.model import is_model_wrapper
 
 from mmaction.registry import HOOKS
 
-from ...analysis.probe.features import (TOY_PRETRAIN_CLIP, bevt_features, build_probe_loader,
+from ...evaluation.features import (TOY_PRETRAIN_CLIP, bevt_features, build_probe_loader,
                                         extract_features, recognizer_features)
-from ...analysis.probe.knn import DEFAULT_K, DEFAULT_TEMPERATURE, knn_top1
+from ...evaluation.knn import DEFAULT_K, DEFAULT_TEMPERATURE, knn_top1
 from .rng_state import get_rng_state, set_rng_state
 
 
@@ -48,7 +48,7 @@ class ProbeHook(Hook):
             (the toy lists are class-balanced in every prefix).
         data_root (str): Folder the set paths are relative to. Defaults to ''.
         pipeline (list[dict]): Test pipeline of the clips (deterministic);
-            defaults to :data:`~bevt_mm.analysis.probe.features.TOY_PRETRAIN_CLIP`.
+            defaults to :data:`~bevt_mm.evaluation.features.TOY_PRETRAIN_CLIP`.
         interval (int): Probe every ``interval`` epochs (iterations).
         by_epoch (bool): Count epochs (True) or iterations.
         at_start (bool): Also probe before the first iteration of a fresh

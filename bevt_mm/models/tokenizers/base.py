@@ -115,7 +115,7 @@ def read_checkpoint_file(path: Optional[str], expected: str, source: str,
         source (str): where such weights come from (for messages).
         extra_globals (sequence): globals allowed for this file beyond the
             checkpoint allowlist (e.g. the dall_e classes of OpenAI's pickled
-            ``encoder.pkl``), see :func:`bevt_mm.engine.safe_load.load_checkpoint_file`.
+            ``encoder.pkl``), see :func:`bevt_mm.utils.safe_load.load_checkpoint_file`.
 
     Returns:
         Any: what ``torch.load`` returned.
@@ -123,7 +123,7 @@ def read_checkpoint_file(path: Optional[str], expected: str, source: str,
     Raises:
         UntrustedCheckpointError: the file's pickle needs another global.
     """
-    from bevt_mm.engine.safe_load import UntrustedCheckpointError, load_checkpoint_file
+    from bevt_mm.utils.safe_load import UntrustedCheckpointError, load_checkpoint_file
     if path is None:
         raise checkpoint_error(path, 'No tokenizer checkpoint given (checkpoint=None)',
                                expected, source)

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from mmaction.registry import MODELS
-from ...engine.safe_load import UntrustedCheckpointError
+from ...utils.safe_load import UntrustedCheckpointError
 from .base import (BaseTokenizer, check_checkpoint_arg, checkpoint_error, extract_state_dict,
                    read_checkpoint_file)
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bevt_mm.engine.safe_load import load_checkpoint_file
+from bevt_mm.utils.safe_load import load_checkpoint_file
 from mmaction.registry import MODELS
 
 

@@ -10,13 +10,19 @@ STAMP  := $(VENV)/.bevt_installed
 
 venv: $(STAMP)
 
-$(STAMP): setup.cfg setup.py
+CONSTRAINTS := requirements/constraints.txt
+DRN_STUB    := packaging/mmaction2-drn-stub
+
+$(STAMP): setup.cfg setup.py $(CONSTRAINTS) $(DRN_STUB)/pyproject.toml tools/install_ffmpeg_libs.sh
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade "pip>=23"
-	$(PY) -m pip install -e ".[all]"
-	$(PY) -m pip install --no-deps openmim==0.3.9
-	$(PY) -c "import bevt_mm, mmaction.models; print('bevt_mm', bevt_mm.__version__, 'shims:', bevt_mm.compat.APPLIED)"
+	sh tools/install_ffmpeg_libs.sh
+	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[all]"
+	$(PY) -m pip install -c $(CONSTRAINTS) --no-deps openmim==0.3.9
+	$(PY) -c "import mmaction.models" 2>/dev/null || $(PY) -m pip install -c $(CONSTRAINTS) --no-deps ./$(DRN_STUB)
+	$(PY) -c "import mmaction.models, bevt_mm; print('bevt_mm', bevt_mm.__version__, 'shims:', bevt_mm.compat.APPLIED)"
+	$(PY) -c "from bevt_mm.datasets.transforms.video_decode import resolve_video_backend as r; print('video decoder (video_backend=auto):', r())"
 	touch $(STAMP)
 
 test: venv

@@ -4,12 +4,14 @@ Importing the package applies the upstream shims in :mod:`bevt_mm.compat`
 and registers every BEVT component into MMAction2's registries (scope
 ``mmaction``), so configs only need
 ``custom_imports = dict(imports=['bevt_mm'], allow_failed_imports=False)``.
+Analysis and benchmark scripts live in ``tools/``, the toy demo in ``demo/``,
+toy data generation in :mod:`bevt_mm.testing` (not imported here).
 """
 from . import compat
 
 compat.apply_all()
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, utils  # noqa: E402,F401
 from .version import __version__  # noqa: E402,F401
 
-__all__ = ['__version__', 'compat', 'datasets', 'engine', 'evaluation', 'models']
+__all__ = ['__version__', 'compat', 'datasets', 'engine', 'evaluation', 'models', 'utils']

@@ -36,7 +36,12 @@ upstream code.
    trains under bf16 autocast (AMP on CPU, :class:`CPUAmpOptimWrapper`). We
    pass bf16 scores on as fp32 (the loss is computed in fp32 under autocast
    anyway); other dtypes are untouched.
-6. mmengine 0.10.7 loads ``load_from``, ``pretrained=`` (``init_cfg``) and
+6. mmengine 0.10.7 finds installed packages (``mmaction::`` config bases,
+   ``is_installed``) through ``pkg_resources``, which setuptools >= 81 no
+   longer ships, so no config with a ``mmaction::`` base loads there. When
+   ``pkg_resources`` is missing we answer the same questions from
+   ``importlib.metadata``; with it present nothing changes.
+7. mmengine 0.10.7 loads ``load_from``, ``pretrained=`` (``init_cfg``) and
    ``init_cfg=Pretrained`` with ``strict=False`` and only warns about keys
    that do not match, and MMAction2 1.2.0's ``TimeSformer`` copies the
    temporal attention of any ``pretrained`` file over its spatial one: a raw
@@ -50,6 +55,10 @@ upstream code.
    converter; ``TimeSformer(pretrained=...)`` refuses a divided space-time
    (3D) checkpoint instead of overwriting its spatial attention. Loads that
    fit are unchanged (same tensors loaded, same warnings).
+
+Before any shim, :func:`check_mmcv` checks that some mmcv (``mmcv-lite`` or
+full ``mmcv``, which install into the same ``mmcv/`` folder) in the range
+MMAction2 1.2 accepts is importable, and says how to get one if not.
 """
 import importlib.util
 import os.path as osp
@@ -67,6 +76,105 @@ _DRN_MESSAGE = (
     'DRN is not available: the mmaction2 1.2.0 wheel on PyPI ships without '
     '`mmaction/models/localizers/drn` (open-mmlab/mmaction2#2714). Install '
     'mmaction2 from source to use DRN; bevt_mm does not need it.')
+
+
+#: mmcv versions accepted by mmaction2 1.2 and mmpretrain 1.2 (both assert
+#: at import); bevt_mm needs nothing beyond ``mmcv-lite``.
+MMCV_MINIMUM_VERSION = '2.0.0rc4'
+MMCV_MAXIMUM_VERSION = '2.2.0'
+
+
+def check_mmcv() -> str:
+    """Check that an mmcv in ``[MMCV_MINIMUM_VERSION, MMCV_MAXIMUM_VERSION)``
+    is importable.
+
+    bevt_mm does not require a particular mmcv distribution: ``mmcv-lite``
+    (pure Python, all BEVT needs) and full ``mmcv`` (compiled ops) install
+    into the same ``mmcv/`` folder, so installing one over the other breaks
+    the first. Whichever is there is used.
+
+    Returns:
+        str: The mmcv version found.
+
+    Raises:
+        ImportError: If no mmcv is importable or its version is out of range.
+    """
+    fix = (f'bevt_mm needs mmcv>={MMCV_MINIMUM_VERSION},<{MMCV_MAXIMUM_VERSION}: '
+           'pip install "mmcv-lite>=2.0.0rc4,<2.2.0" (all BEVT needs), or full mmcv '
+           'in that range if other models need its compiled ops. Install only one of '
+           'the two: they share the folder mmcv/.')
+    if importlib.util.find_spec('mmcv') is None:
+        raise ImportError(f'mmcv is not installed. {fix}')
+    import mmcv
+    from mmengine.utils import digit_version
+    version = getattr(mmcv, '__version__', '0')
+    if not (digit_version(MMCV_MINIMUM_VERSION) <= digit_version(version)
+            < digit_version(MMCV_MAXIMUM_VERSION)):
+        raise ImportError(f'mmcv {version} is installed ({osp.dirname(mmcv.__file__)}). {fix}')
+    return version
+
+
+def _module_of(dist) -> str:
+    """The top-level module of an ``importlib.metadata`` distribution."""
+    top = (dist.read_text('top_level.txt') or '').split()
+    return top[0] if top else dist.metadata['Name'].replace('-', '_')
+
+
+def _is_installed(package: str) -> bool:
+    """``mmengine.utils.is_installed`` without pkg_resources."""
+    from importlib import metadata
+    try:
+        metadata.distribution(package)
+        return True
+    except metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec(package)
+        return spec is not None and spec.origin is not None
+
+
+def _get_installed_path(package: str) -> str:
+    """``mmengine.utils.get_installed_path`` without pkg_resources.
+
+    Unlike upstream it also finds editable installs (the module's folder).
+    """
+    from importlib import metadata
+    try:
+        dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        module = package
+    else:
+        location = str(dist.locate_file(''))
+        for name in (package, _module_of(dist)):
+            if osp.isdir(osp.join(location, name)):
+                return osp.join(location, name)
+        module = _module_of(dist)
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        raise metadata.PackageNotFoundError(package)
+    if spec.origin is None:
+        raise RuntimeError(f'{package} is a namespace package, which is invalid '
+                           'for `get_install_path`')
+    return osp.dirname(spec.origin)
+
+
+def patch_pkg_resources_lookup() -> bool:
+    """Let mmengine resolve ``mmaction::`` config bases without pkg_resources.
+
+    Returns:
+        bool: True if patched, False if ``pkg_resources`` is importable.
+    """
+    if importlib.util.find_spec('pkg_resources') is not None:
+        return False
+    import mmengine.config.config as config_module
+    import mmengine.utils as utils
+    import mmengine.utils.package_utils as package_utils
+    if getattr(package_utils.get_installed_path, '_bevt_patched', False):
+        return False
+    _is_installed._bevt_patched = _get_installed_path._bevt_patched = True
+    import mmengine.hub.hub as hub_module
+    for module in (package_utils, utils, config_module, hub_module):
+        module.is_installed = _is_installed
+        module.get_installed_path = _get_installed_path
+    return True
 
 
 def _mmaction_dir() -> str:
@@ -297,7 +405,9 @@ def patch_backbone_loading() -> bool:
 
 def apply_all() -> List[str]:
     """Apply every shim that is needed; returns the names of those applied."""
-    for name, fn in (('missing_drn', patch_missing_drn),
+    check_mmcv()
+    for name, fn in (('pkg_resources_lookup', patch_pkg_resources_lookup),
+                     ('missing_drn', patch_missing_drn),
                      ('checkpoint_weights_only', patch_checkpoint_loading),
                      ('swin_train_return', patch_swin_train_return),
                      ('cpu_dist_init', patch_cpu_dist_init),

@@ -10,8 +10,6 @@ variants with videos it also measures whether the video stream uses time
 
     python demo/toy_ablation.py --work-dir work_dirs/ablation
 
-The BEVT stream ablation (paper Table 1: image only, video only (BEVT-V), joint) at toy size.
-
 Each variant pretrains ``configs/toy/toy_joint_swin.py`` for the same number
 of optimizer updates with another batch composition of the
 ``DualDatasetSampler`` (joint: 4 videos + 8 images per step; video only: 4

@@ -15,7 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import bevt_mm  # noqa: F401  (registers BEVT types, applies compat shims)
-from bevt_mm.engine import merge_train_args
+from bevt_mm.engine import check_load_from, merge_train_args
 from mmaction.registry import RUNNERS
 
 
@@ -57,6 +57,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = merge_train_args(Config.fromfile(args.config), args)
+    if not cfg.get('resume', False):
+        check_load_from(cfg)  # before anything is built: say how to start from scratch
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
 

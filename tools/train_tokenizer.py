@@ -18,13 +18,20 @@ Usage::
     python tools/train_tokenizer.py imgs/ --out tok.pth --arch vocab_size=1024 ch=64
 
 The checkpoint holds ``state_dict`` (taming layout, decoder included) and
-``meta.tokenizer_cfg``; use it in a BEVT config as::
+``meta.tokenizer_cfg`` (the architecture); use it in a BEVT config as::
 
-    tokenizer=dict(type='VQVAETokenizer', checkpoint='work_dirs/vqvae_small.pth',
-                   **<meta.tokenizer_cfg printed at the end>)
+    tokenizer=dict(type='VQVAETokenizer', checkpoint='work_dirs/vqvae_small.pth')
+
+with the head's ``num_classes`` = ``vocab_size`` (printed at the end).
 
 It also writes ``<out>.json`` with the held-out reconstruction error
-(against the mean-image baseline) and codebook usage.
+(against the mean-image baseline) and codebook usage. Progress lines come
+after the first step, every ``--log-every`` steps and at least every
+``--log-seconds``; the checkpoint is written (atomically) every
+``--save-every`` steps, every ``--save-minutes`` and on Ctrl-C, with
+``meta.steps_done`` (and no ``eval``) until training finishes. A BEVT config
+needs only ``type`` and ``checkpoint``: the architecture is read from
+``meta.tokenizer_cfg``.
 """
 import argparse
 import json
@@ -78,7 +85,13 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--log-every', type=int, default=100)
+    parser.add_argument('--log-every', type=int, default=100, help='steps between progress lines')
+    parser.add_argument('--log-seconds', type=float, default=30,
+                        help='longest time without a progress line (default 30)')
+    parser.add_argument('--save-every', type=int, default=500,
+                        help='steps between checkpoints written during training (0: never)')
+    parser.add_argument('--save-minutes', type=float, default=10,
+                        help='longest time without a checkpoint written (default 10; 0: never)')
     return parser.parse_args(argv)
 
 
@@ -109,6 +122,14 @@ def _endless(loader: DataLoader) -> Iterator[torch.Tensor]:
         yield from loader
 
 
+def _save(path: str, tok: VQVAETokenizer, meta: dict) -> None:
+    """Write the checkpoint atomically (a stopped run leaves the last one whole)."""
+    state = {k: v.detach().cpu() for k, v in tok.state_dict().items()}
+    tmp = f'{path}.tmp'
+    torch.save(dict(state_dict=state, meta=meta), tmp)
+    os.replace(tmp, path)
+
+
 def main(argv: List[str] = None) -> dict:
     """Train, evaluate and save; returns the evaluation dict."""
     args = parse_args(argv)
@@ -124,6 +145,7 @@ def main(argv: List[str] = None) -> dict:
     if args.size % 2**(len(cfg['ch_mult']) - 1):
         sys.exit(f'error: --size {args.size} is not a multiple of the downsampling factor')
 
+    logger.info(f'reading {args.images}')
     train_set, val_set = _dataset(args, True), _dataset(args, False)
     n = len(train_set)
     n_val = min(args.val_images, max(1, n // 5))
@@ -143,22 +165,49 @@ def main(argv: List[str] = None) -> dict:
     tok = VQVAETokenizer(**cfg, with_decoder=True, random_init=True, frozen=False).to(device)
     logger.info(f'VQVAETokenizer {cfg}: {sum(p.numel() for p in tok.parameters()) / 1e6:.2f}M '
                 f'parameters; {len(train_idx)} training / {len(val_idx)} held-out images')
+    meta = dict(tokenizer_cfg=cfg, steps=args.steps, images=args.images)
     start = time.time()
-    train_vqvae(tok, (b.to(device) for b in _endless(loader)), steps=args.steps, lr=args.lr,
-                restart_every=args.restart_every, log=logger.info, log_every=args.log_every)
+    last = dict(log=start, save=start, step=0)
+
+    def on_step(step: int, out: dict) -> None:
+        now = time.time()
+        last['step'] = step
+        if now - last['log'] >= args.log_seconds and step % args.log_every and step != 1:
+            eta = (now - start) / step * (args.steps - step)
+            logger.info(f'step {step}/{args.steps}: loss_rec {out["loss_rec"].item():.4f} '
+                        f'({(now - start) / step:.2f} s/step, about {eta / 60:.1f} min left)')
+            last['log'] = now
+        elif step == 1 or step % args.log_every == 0:
+            last['log'] = now
+        if step < args.steps and ((args.save_every and step % args.save_every == 0) or (
+                args.save_minutes and now - last['save'] >= 60 * args.save_minutes)):
+            _save(args.out, tok, dict(meta, steps_done=step))
+            logger.info(f'step {step}: saved {args.out}')
+            last['save'] = now
+
+    logger.info(f'training {args.steps} steps on {device} (first progress line after step 1)')
+    try:
+        train_vqvae(tok, (b.to(device) for b in _endless(loader)), steps=args.steps,
+                    lr=args.lr, restart_every=args.restart_every, log=logger.info,
+                    log_every=args.log_every, on_step=on_step)
+    except KeyboardInterrupt:
+        if last['step']:
+            _save(args.out, tok, dict(meta, steps_done=last['step']))
+            logger.info(f'stopped at step {last["step"]}: saved {args.out} (usable, '
+                        'not evaluated)')
+        raise SystemExit(130)
     stats = evaluate_vqvae(tok, val.to(device))
     stats['train_seconds'] = time.time() - start
     stats['failed_images'] = train_set.num_failed
     logger.info('held-out: reconstruction MSE {mse:.5f} vs mean image {mean_image_mse:.5f}, '
                 'PSNR {psnr:.2f} dB, codebook usage {codes_used:.0f} codes ({codebook_usage:.1%}), '
                 'perplexity {perplexity:.1f}'.format(**stats))
-    state = {k: v.detach().cpu() for k, v in tok.state_dict().items()}
-    torch.save(dict(state_dict=state, meta=dict(tokenizer_cfg=cfg, eval=stats, steps=args.steps,
-                                                images=args.images)), args.out)
+    _save(args.out, tok, dict(meta, eval=stats, steps_done=args.steps))
     with open(osp.splitext(args.out)[0] + '.json', 'w') as f:
         json.dump(dict(tokenizer_cfg=cfg, eval=stats), f, indent=2)
     logger.info(f'saved {args.out}; use it as tokenizer=dict(type=\'VQVAETokenizer\', '
-                f'checkpoint=\'{args.out}\', **{cfg})')
+                f'checkpoint=\'{args.out}\') (architecture {cfg} read from the file); '
+                f'head num_classes = vocab_size = {cfg["vocab_size"]}')
     return stats
 
 

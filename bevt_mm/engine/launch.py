@@ -7,7 +7,7 @@ run on CPU-only machines (``gloo``) and keep the CLI semantics of MMAction2
 import os.path as osp
 import warnings
 from argparse import Namespace
-from typing import Optional
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import torch
 from mmengine.config import Config
@@ -32,15 +32,44 @@ def select_dist_backend(cfg: Config) -> str:
     return backend
 
 
-def adapt_to_device(cfg: Config) -> None:
+def cpu_has_native_bf16(cpuinfo: Optional[str] = None) -> bool:
+    """Whether the CPU computes bf16 natively (``avx512_bf16`` or ``amx_bf16``
+    on x86, ``bf16`` on Arm), read from ``/proc/cpuinfo``.
+
+    Without it, bf16 autocast is emulated and was measured about 10x slower
+    than fp32, so CPU AMP then trains in fp32.
+
+    Args:
+        cpuinfo: Text of ``/proc/cpuinfo``; read from the file when None.
+
+    Returns:
+        bool: False also where ``/proc/cpuinfo`` cannot be read.
+    """
+    if cpuinfo is None:
+        try:
+            with open('/proc/cpuinfo') as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(':')
+        if key.strip().lower() in ('flags', 'features'):
+            flags.update(value.split())
+    return bool(flags & {'avx512_bf16', 'amx_bf16', 'bf16'})
+
+
+def adapt_to_device(cfg: Config, native_bf16: Optional[bool] = None) -> None:
     """Make a GPU recipe runnable where there is no GPU, in place.
 
     * ``nccl`` -> ``gloo`` (:func:`select_dist_backend`);
     * ``AmpOptimWrapper`` -> :class:`~bevt_mm.engine.CPUAmpOptimWrapper`
-      (bf16 autocast, with a warning): mmengine's AMP wrapper refuses to build
-      without an accelerator. The loss scaler (needed for fp16 only) and an
-      fp16 ``dtype`` are dropped; ``dtype='float32'`` gives a plain
-      ``OptimWrapper`` (fp32) instead. Everything else in the optimizer config
+      (bf16 autocast, with a warning) on a CPU with native bf16
+      (:func:`cpu_has_native_bf16`), else a plain ``OptimWrapper`` (fp32,
+      with a warning; ``optim_wrapper.dtype='bfloat16'`` forces bf16):
+      mmengine's AMP wrapper refuses to build without an accelerator. The loss
+      scaler (needed for fp16 only) and an fp16 ``dtype`` are dropped;
+      ``dtype='float32'`` gives fp32. Everything else in the optimizer config
       (accumulation, clipping, lr) stays.
     * DDP without ``device_ids``: mmengine wraps distributed models with
       ``device_ids=[LOCAL_RANK]``, which torch rejects for CPU modules; on CPU
@@ -48,14 +77,25 @@ def adapt_to_device(cfg: Config) -> None:
 
     Args:
         cfg: The config, updated in place.
+        native_bf16: Whether the CPU has native bf16; read from the CPU
+            flags when None.
     """
     select_dist_backend(cfg)
     if torch.cuda.is_available():
         return
     optim_wrapper = cfg.get('optim_wrapper', None)
     if optim_wrapper and optim_wrapper.get('type') == 'AmpOptimWrapper':
-        if str(optim_wrapper.get('dtype', None)).replace('torch.', '') == 'float32':
+        dtype = str(optim_wrapper.get('dtype', None)).replace('torch.', '')
+        if native_bf16 is None:
+            native_bf16 = cpu_has_native_bf16()
+        if dtype == 'float32':
             optim_wrapper['type'] = 'OptimWrapper'  # fp32 asked for
+        elif dtype != 'bfloat16' and not native_bf16:
+            warnings.warn('No GPU and no native bf16 on this CPU (no avx512_bf16/amx_bf16 '
+                          'flag): mixed precision would be emulated, about 10x slower, so '
+                          'training in fp32 (OptimWrapper; optim_wrapper.dtype=bfloat16 '
+                          'forces bf16 autocast).')
+            optim_wrapper['type'] = 'OptimWrapper'
         else:
             warnings.warn('No GPU: AmpOptimWrapper (mixed precision) is GPU-only in mmengine; '
                           'training with bf16 autocast on CPU (CPUAmpOptimWrapper; '
@@ -102,6 +142,166 @@ def check_dual_sampler(cfg: Config) -> None:
                          f'videos_per_gpu + images_per_gpu = {counts["videos_per_gpu"]} + '
                          f'{counts["images_per_gpu"]} = {total} for DualDatasetSampler; set '
                          f'train_dataloader.batch_size={total}.')
+
+
+#: Top-level config keys that mmengine's Runner (or tools/train.py) reads itself.
+RUNNER_KEYS = frozenset((
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
+    'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler',
+    'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor',
+    'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
+    'default_scope', 'randomness', 'experiment_name', 'model_wrapper_cfg',
+    'find_unused_parameters', 'runner_type', 'compile', 'strategy', 'custom_imports',
+    'cfg', 'dist_cfg', 'gpu_ids'))
+
+
+def _leaves(node: Any, prefix: str = '') -> Iterator[Tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, f'{prefix}.{key}' if prefix else str(key))
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _leaves(value, f'{prefix}.{i}')
+    else:
+        yield prefix, node
+
+
+def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
+    """Refuse ``--cfg-options`` that set a named value of the config file.
+
+    Top-level names such as ``videos_per_gpu``, ``num_frames`` or
+    ``video_ann_file`` are used while the file is read; what was computed
+    from them (the sampler, the pipelines, the datasets) keeps the old value,
+    so overriding the name alone would silently change nothing.
+
+    Args:
+        cfg: The config as loaded, before the options are merged.
+        options: The parsed ``--cfg-options``.
+
+    Raises:
+        ValueError: naming the keys that hold the old value, to set instead.
+    """
+    for key in options:
+        if '.' in key or key in RUNNER_KEYS or key not in cfg or isinstance(cfg[key], dict):
+            continue
+        old = cfg[key]
+        leaves = [path for path, value in _leaves({k: v for k, v in cfg.items() if k != key})
+                  if path.split('.')[0] not in ('_base_', 'auto_scale_lr')
+                  and (value == old if not isinstance(old, str) or not old
+                       else isinstance(value, str) and old in value)
+                  and type(value) is type(old)]
+        where = (f'keys holding its value {old!r}: {", ".join(leaves[:12])}'
+                 + (' ...' if len(leaves) > 12 else '') if leaves
+                 else f'no key holds its value {old!r}')
+        raise ValueError(
+            f'--cfg-options {key}=...: `{key}` is a name of the config file, used while the '
+            'file is read; what was computed from it keeps the old value, so this would change '
+            f'nothing. Set the keys themselves instead ({where}), or edit the name in a copy '
+            'of the config.')
+
+
+def check_load_from(cfg: Config) -> None:
+    """Fail early, saying how to start from scratch, when ``load_from`` names a
+    local file that does not exist (e.g. the image-stream init of a joint
+    recipe that was not trained yet).
+
+    Raises:
+        FileNotFoundError: naming the file and ``--cfg-options load_from=None``.
+    """
+    load_from = cfg.get('load_from', None)
+    if (not isinstance(load_from, str) or not load_from or '://' in load_from
+            or ':' in load_from.split('/')[0] or osp.isfile(osp.expanduser(load_from))):
+        return
+    raise FileNotFoundError(
+        f'load_from={load_from!r}: no such file. It is the checkpoint this run starts from '
+        '(for the joint recipes, the image-stream pretraining converted by '
+        'tools/convert/bevt_image_to_joint.py). Train or convert it first, pass another one '
+        'with --cfg-options load_from=PATH, or start from scratch with '
+        '--cfg-options load_from=None.')
+
+
+def _swin_out_channels(backbone: Dict[str, Any]) -> Optional[int]:
+    """Channels of a Swin-type backbone's last stage from its ``arch``, or None."""
+    from mmaction.registry import MODELS
+    cls = MODELS.get(backbone.get('type', '')) if isinstance(backbone.get('type'), str) else None
+    arch = backbone.get('arch', None)
+    if isinstance(arch, str):
+        arch = getattr(cls, 'arch_zoo', {}).get(arch.lower(), None)
+    if not isinstance(arch, dict) or 'embed_dims' not in arch or 'depths' not in arch:
+        return None
+    return int(arch['embed_dims']) * 2 ** (len(arch['depths']) - 1)
+
+
+def derive_head_in_channels(cfg: Config, options: Optional[Dict[str, Any]] = None) -> None:
+    """Make the head's ``in_channels`` match a Swin backbone's ``arch``, in place.
+
+    ``model.backbone.arch=tiny`` on a Swin-B recipe would otherwise fail in
+    the first forward pass with a raw shape error. The head follows the
+    backbone (with a warning) unless ``in_channels`` was set in ``options``
+    too, in which case a mismatch is an error naming both keys.
+
+    Raises:
+        ValueError: if ``--cfg-options`` set both to values that disagree.
+    """
+    model = cfg.get('model', None)
+    if not isinstance(model, dict) or not isinstance(model.get('backbone'), dict):
+        return
+    channels = _swin_out_channels(model.backbone)
+    if channels is None:
+        return
+    options = options or {}
+    for head_key in ('cls_head', 'head'):
+        head = model.get(head_key, None)
+        if not isinstance(head, dict) or head.get('in_channels', channels) == channels:
+            continue
+        key = f'model.{head_key}.in_channels'
+        if key in options:
+            raise ValueError(f'{key}={head.in_channels} but model.backbone.arch='
+                             f'{model.backbone.arch!r} outputs {channels} channels (8 x '
+                             f'embed_dims); set {key}={channels} or leave it out.')
+        warnings.warn(f'{key}={head.in_channels} does not match model.backbone.arch='
+                      f'{model.backbone.arch!r} ({channels} channels): using {channels}.')
+        head.in_channels = channels
+
+
+def resolve_pretrained2d(cfg: Config) -> None:
+    """Load a video (3D) Swin checkpoint given as ``pretrained`` of a stock
+    ``SwinTransformer3D`` as such, in place.
+
+    Stock MMAction2 Swin recipes set ``pretrained2d=True``: ``pretrained`` is
+    then an ImageNet 2D Swin whose ``'model'`` dict is inflated over time,
+    and an exported BEVT encoder (3D weights) failed with ``KeyError:
+    'model'``. A local file without ``'model'`` whose patch embedding is 3D
+    gets ``pretrained2d=False`` (with a warning); any other file without
+    ``'model'`` is an error naming the key.
+
+    Raises:
+        ValueError: if the file is neither a 2D ImageNet Swin nor a 3D one.
+    """
+    model = cfg.get('model', None)
+    backbone = model.get('backbone', None) if isinstance(model, dict) else None
+    if (not isinstance(backbone, dict)
+            or str(backbone.get('type', '')).split('.')[-1] != 'SwinTransformer3D'
+            or not backbone.get('pretrained2d', True)):
+        return
+    path = backbone.get('pretrained', None)
+    if not isinstance(path, str) or not osp.isfile(osp.expanduser(path)):
+        return
+    from bevt_mm.utils.safe_load import load_checkpoint_file
+    ckpt = load_checkpoint_file(osp.expanduser(path), map_location='cpu')
+    if isinstance(ckpt, dict) and 'model' in ckpt:
+        return  # a 2D ImageNet Swin, to be inflated
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
+    weight = state.get('patch_embed.proj.weight', state.get('backbone.patch_embed.proj.weight'))
+    if getattr(weight, 'dim', lambda: 0)() != 5:
+        raise ValueError(f'model.backbone.pretrained={path!r} with pretrained2d=True must be a '
+                         "2D ImageNet Swin checkpoint (a 'model' dict); it is not, nor a 3D "
+                         'video Swin. For an exported BEVT encoder set '
+                         'model.backbone.pretrained2d=False.')
+    warnings.warn(f'model.backbone.pretrained={path!r} holds 3D (video) Swin weights: loading '
+                  'it with model.backbone.pretrained2d=False (True inflates a 2D ImageNet '
+                  'Swin).')
+    backbone.pretrained2d = False
 
 
 def default_work_dir(cfg: Config, config_path: str, work_dir: str = None) -> None:
@@ -168,9 +368,12 @@ def resolve_start(cfg: Config, resume: Optional[str] = None) -> str:
     Returns:
         str: One line naming the file the run starts from and why, for the log.
 
+    A missing ``load_from`` file is left to :func:`check_load_from`
+    (``tools/train.py`` calls it when the run does not resume).
+
     Raises:
-        FileNotFoundError: ``--resume PATH`` or ``load_from`` names a missing
-            file, or ``last_checkpoint`` points to one.
+        FileNotFoundError: ``--resume PATH`` names a missing file, or
+            ``last_checkpoint`` points to one.
     """
     from mmengine.runner.checkpoint import find_latest_checkpoint
     init = cfg.get('load_from', None)
@@ -201,10 +404,6 @@ def resolve_start(cfg: Config, resume: Optional[str] = None) -> str:
     cfg.resume = False
     if not init:
         return 'Start: from the model\'s initialization (load_from is not set)'
-    if not osp.isfile(osp.expanduser(init)) and '://' not in init:
-        raise FileNotFoundError(f'load_from={init}: no such checkpoint file (create it as the '
-                                'config says, or set load_from=None to start from the '
-                                "model's initialization)")
     reason = (f'resume asked for, but work_dir {cfg.work_dir} has no checkpoint yet'
               if wanted == 'auto' else 'no resume')
     return f'Start: loading the weights of load_from={init} ({reason})'
@@ -249,7 +448,10 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
     cfg.randomness = randomness
 
     if args.cfg_options is not None:
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
+    derive_head_in_channels(cfg, args.cfg_options)
+    resolve_pretrained2d(cfg)
     print_log(resolve_start(cfg, args.resume), logger='current')
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
@@ -284,7 +486,9 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
             cfg.test_evaluator = evaluators + [dump_metric]
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
+    derive_head_in_channels(cfg, args.cfg_options)
     default_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
     adapt_to_device(cfg)

@@ -17,7 +17,7 @@ outputs) was saved and scanned with
 ``torch.serialization.get_unsafe_globals_in_checkpoint``, and then loaded:
 the scan lists globals, the load also needs the classes of NumPy's dtype
 instances (float64, int64, uint32 in all 90 files of one test-suite run). The config tests (``tests/configs``) load what each config
-writes with :func:`load_checkpoint_file`; ``tests/engine/test_safe_load.py``
+writes with :func:`load_checkpoint_file`; ``tests/utils/test_safe_load.py``
 checks that the list is no wider than that.
 
 A refused file raises :class:`UntrustedCheckpointError` naming the file, the

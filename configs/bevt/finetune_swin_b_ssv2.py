@@ -38,11 +38,14 @@ data_root = 'data/sthv2/videos'
 ann_file_train = 'data/sthv2/sthv2_train_list_videos.txt'
 ann_file_val = 'data/sthv2/sthv2_val_list_videos.txt'
 num_frames = 32
+# Video decoder (docs/decoding.md): 'auto' = torchcodec (exact frames, also for edit-list mp4s)
+# when it and the FFmpeg libraries load, else decord (warns once); or 'torchcodec' / 'decord'.
+video_backend = 'auto'
 
 train_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', backend=video_backend),
     dict(type='UniformSample', clip_len=num_frames),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode'),
     dict(type='Resize', scale=(-1, 256)),
     dict(type='RandomResizedCrop'),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
@@ -52,18 +55,18 @@ train_pipeline = [
     dict(type='PackActionInputs'),
 ]
 val_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', backend=video_backend),
     dict(type='UniformSample', clip_len=num_frames, test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode'),
     dict(type='Resize', scale=(-1, 256)),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),
 ]
 test_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', backend=video_backend),
     dict(type='UniformSample', clip_len=num_frames, num_clips=1, test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='ThreeCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),

@@ -30,6 +30,39 @@ load_from = None  # set to the exported BEVT backbone checkpoint
 # Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint.
 default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
 
+# Video decoder (docs/decoding.md): 'auto' = torchcodec (exact frames, also for edit-list mp4s)
+# when it and the FFmpeg libraries load, else decord (warns once); or 'torchcodec' / 'decord'.
+video_backend = 'auto'
+# MMAction2's TimeSformer K400 pipelines, decoded by VideoInit/VideoDecode.
+train_pipeline = [
+    dict(type='VideoInit', backend=video_backend),
+    dict(type='SampleFrames', clip_len=8, frame_interval=32, num_clips=1),
+    dict(type='VideoDecode'),
+    dict(type='RandomRescale', scale_range=(256, 320)),
+    dict(type='RandomCrop', size=224),
+    dict(type='Flip', flip_ratio=0.5),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+val_pipeline = [
+    dict(type='VideoInit', backend=video_backend),
+    dict(type='SampleFrames', clip_len=8, frame_interval=32, num_clips=1, test_mode=True),
+    dict(type='VideoDecode'),
+    dict(type='Resize', scale=(-1, 256)),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+test_pipeline = [
+    dict(type='VideoInit', backend=video_backend),
+    dict(type='SampleFrames', clip_len=8, frame_interval=32, num_clips=1, test_mode=True),
+    dict(type='VideoDecode'),
+    dict(type='Resize', scale=(-1, 224)),
+    dict(type='ThreeCrop', crop_size=224),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+
 # s per batch: a decoder call hanging on one file stops the run instead of hanging it
 # (docs/reliability.md); MMAction2's base loads with 8 worker processes.
 # RobustVideoDataset instead of the base's VideoDataset: an unreadable video (missing, truncated,
@@ -37,8 +70,11 @@ default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
 # metric by RobustEvaluator, which logs "N of M samples unreadable" with their paths.
 # tools/train.py / test.py set the datasets' num_classes from model.cls_head.num_classes, so a
 # list with an out-of-range label (1-based) fails when the dataset is built, naming the line.
-train_dataloader = dict(timeout=600, dataset=dict(type='RobustVideoDataset'))
-val_dataloader = dict(timeout=600, dataset=dict(type='RobustVideoDataset'))
-test_dataloader = dict(timeout=600, dataset=dict(type='RobustVideoDataset'))
+train_dataloader = dict(
+    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=train_pipeline))
+val_dataloader = dict(
+    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=val_pipeline))
+test_dataloader = dict(
+    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=test_pipeline))
 val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
 test_evaluator = val_evaluator

@@ -52,12 +52,15 @@ video_root = 'data/kinetics400/videos_train'
 video_ann_file = 'data/kinetics400/kinetics400_train_list_videos.txt'
 image_root = 'data/imagenet/train'
 image_ann_file = 'data/imagenet/meta/train.txt'  # `relative/path.JPEG label`; '' scans the folder
+# Video decoder (docs/decoding.md): 'auto' = torchcodec (exact frames, also for edit-list mp4s)
+# when it and the FFmpeg libraries load, else decord (warns once); or 'torchcodec' / 'decord'.
+video_backend = 'auto'
 
 video_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', backend=video_backend),
     dict(type='CheckVideoLength', min_frames=num_frames // 2),
     dict(type='SampleFrames', clip_len=num_frames, frame_interval=frame_interval, num_clips=1),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode'),
     dict(type='RandomRescale', scale_range=(256, 320), interpolation='bicubic'),
     dict(type='RandomCrop', size=crop_size),
     dict(type='Flip', flip_ratio=0.5),

@@ -56,10 +56,10 @@ model = dict(
 num_frames = 8
 frame_interval = 32
 video_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', backend={{_base_.video_backend}}),
     dict(type='CheckVideoLength', min_frames=num_frames),
     dict(type='SampleFrames', clip_len=num_frames, frame_interval=frame_interval, num_clips=1),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode'),
     dict(type='RandomRescale', scale_range=(256, 320), interpolation='bicubic'),
     dict(type='RandomCrop', size={{_base_.crop_size}}),
     dict(type='Flip', flip_ratio=0.5),

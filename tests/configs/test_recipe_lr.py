@@ -3,7 +3,7 @@ lr curve its param_scheduler gives in mmengine's Runner against mmcv 1.x's formu
 
 The released configs (xyzforever/BEVT) ran mmcv 1.x ``LrUpdaterHook``s: a linear warm-up
 from ``warmup_ratio`` 0.1 (mmcv's default) multiplying the *regular* cosine lr, which spans
-the whole run from iteration 0 (DESIGN.md section 2). mmcv 1.x formulas, written out here:
+the whole run from iteration 0. mmcv 1.x formulas, written out here:
 
     annealing_cos(start, end, f) = end + 0.5 * (start - end) * (cos(pi * f) + 1)
     regular lr = annealing_cos(base_lr, min_lr=0, progress / max_progress)

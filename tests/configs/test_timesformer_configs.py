@@ -115,6 +115,12 @@ def test_finetune_recipe_is_stock_timesformer():
         # and survives unreadable videos (RobustVideoDataset: VideoDataset + robust loading)
         assert cfg[key].dataset.type == 'RobustVideoDataset', key
         cfg[key].dataset.type = stock[key].dataset.type
+        for step in cfg[key].dataset.pipeline:  # ours decodes with VideoInit/VideoDecode
+            if step.type == 'VideoInit':
+                assert step.pop('backend') == 'auto'
+                step.update(type='DecordInit', io_backend='disk')
+            elif step.type == 'VideoDecode':
+                step.type = 'DecordDecode'
     for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_dataloader',
                 'test_dataloader', 'train_cfg'):
         assert plain(cfg[key]) == plain(stock[key]), key

@@ -1,7 +1,7 @@
 """Layer-wise lr decay on stock MMAction2 Video Swin recognizers.
 
 The released-rule test builds its expected table independently from the rule
-text of the authors' released K400 fine-tuning config (DESIGN.md section 2),
+text of the authors' released K400 fine-tuning config (xyzforever/BEVT),
 including mmcv 1.x's longest-key matching, and checks every parameter of a
 Swin-B recognizer.
 """

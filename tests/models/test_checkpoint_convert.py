@@ -19,7 +19,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def authors_swin_b_state_dict(vocab: int = 8192) -> dict:
-    """Key names and shapes of the authors' released BEVT Swin-B (DESIGN.md s.2),
+    """Key names and shapes of the authors' released BEVT Swin-B (xyzforever/BEVT),
     written out independently of our model."""
     c, depths, heads, win = 128, [2, 2, 18, 2], [4, 8, 16, 32], (8, 7, 7)
     table = (2 * win[0] - 1) * (2 * win[1] - 1) * (2 * win[2] - 1)

@@ -217,7 +217,10 @@ def test_finetune_run_survives_unreadable_videos_and_reports_them_in_val_and_tes
         f.write(np.random.default_rng(0).bytes(4096))
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'bevt', 'finetune_swin_b_k400.py'))
     # AV1 is unreadable where the config decodes with decord 0.6.0 (no AV1 decoder)
-    with_decord = cfg.test_dataloader.dataset.pipeline[0]['type'] == 'DecordInit'
+    from bevt_mm.datasets.transforms.video_decode import resolve_video_backend
+    opener = cfg.test_dataloader.dataset.pipeline[0]
+    with_decord = (opener['type'] == 'DecordInit'
+                   or resolve_video_backend(opener.get('backend', 'auto')) == 'decord')
     good = [f'v{i}.mp4 {i}' for i in range(4)]
     bad = ['av1.mp4 1', 'missing.mp4 2', 'garbage.mp4 3']
     unreadable = [n.split()[0] for n in bad if with_decord or not n.startswith('av1')]

@@ -1,8 +1,9 @@
+#!/usr/bin/env python
 """A few mixed-precision training steps of a BEVT config, judged.
 
 :func:`amp_training_check` builds the config's model (tokenizer random when
 its file is absent) and trains it ``iters`` steps on one fixed batch (random
-pixels, the config's masks; ``benchmark.make_batch``)
+pixels, the config's masks; ``analysis_utils.make_batch``)
 with the config's optimizer. On CUDA the optimizer wrapper is mmengine's
 ``AmpOptimWrapper`` in the given dtype (dynamic loss scaling, as the
 recipe); elsewhere ``AmpOptimWrapper`` is not available, so a plain
@@ -10,13 +11,20 @@ recipe); elsewhere ``AmpOptimWrapper`` is not available, so a plain
 working step must drive the loss down. :func:`judge_amp_run` states what
 passed.
 """
+import argparse
 import contextlib
 import math
+import os.path as osp
+import sys
 from typing import Dict, List, Optional, Sequence
 
-import torch
+HERE = osp.dirname(osp.abspath(__file__))
+# this folder (sibling tools) and the repository root (bevt_mm from a clone)
+sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
 
-from benchmark import build_model_and_optim, make_batch, prepare_config
+import torch  # noqa: E402
+
+from analysis_utils import build_model_and_optim, make_batch, prepare_config  # noqa: E402
 
 DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16, 'none': None}
 
@@ -113,3 +121,31 @@ def amp_training_check(config: str, amp: str = 'bf16', device: str = 'cpu', iter
 
 
 __all__: Sequence[str] = ['amp_training_check', 'judge_amp_run']
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='a few mixed-precision training steps, judged')
+    p.add_argument('config', help='BEVT pretraining config, e.g. configs/toy/toy_joint_swin.py')
+    p.add_argument('--amp', default='bf16', choices=list(DTYPES))
+    p.add_argument('--device', default='cpu', help='cpu (default) or cuda')
+    p.add_argument('--iters', type=int, default=10, help='training steps on one fixed batch')
+    p.add_argument('--batch-videos', type=int, default=None)
+    p.add_argument('--batch-images', type=int, default=None)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    res = amp_training_check(args.config, args.amp, args.device, args.iters,
+                             args.batch_videos, args.batch_images)
+    print(f"{res['wrapper']} {res['amp']} on {res['device']}, {res['iters']} steps: losses "
+          + ' '.join(f'{x:.3f}' for x in res['losses']))
+    print(f"finite {res['finite']}, falling {res['falling']}, loss scale ok {res['scale_ok']}: "
+          f"{'passed' if res['passed'] else 'FAILED'}")
+    for note in res['notes']:
+        print(f'note: {note}')
+    return 0 if res['passed'] else 1
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

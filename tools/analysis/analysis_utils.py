@@ -1,11 +1,30 @@
-"""What the benchmark reads from a config: is it a BEVT pretraining config, and its sizes.
+"""Helpers shared by the scripts of ``tools/analysis`` (not a script itself).
 
-The benchmark's defaults (clip length, crop size, tokenizer view) come from the
-config's own training pipelines, so ``tools/analysis/benchmark.py CONFIG`` runs
-every pretraining config as shipped (the toy configs' 64-pixel crops included).
+* config checks and sizes: is it a BEVT pretraining config with a Swin
+  backbone, and its clip length, crop size and tokenizer view. The
+  benchmark's defaults come from the config's own training pipelines, so
+  ``benchmark.py CONFIG`` runs every pretraining config as shipped (the toy
+  configs' 64-pixel crops included);
+* :func:`prepare_config`, :func:`make_batch`, :func:`build_model_and_optim`:
+  a config at benchmark sizes, a packed batch with its masks, the model and
+  its optimizer wrapper;
+* timing and memory: :func:`round_robin`, :class:`PeakRSS`,
+  :func:`matmul_rate`, :func:`load_avg`, :func:`device_name`.
 """
-from typing import Dict, Iterator, List
+import contextlib
+import copy
+import json
+import os
+import os.path as osp
+import platform
+import resource
+import statistics
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
+import numpy as np
+import torch
 from mmengine.config import Config
 
 PRETRAIN_EXAMPLES = ('configs/bevt/joint_swin_b.py', 'configs/toy/toy_joint_swin.py')
@@ -29,6 +48,25 @@ def check_pretrain_config(cfg: Config, path: str) -> None:
             f'pretraining config such as {" or ".join(PRETRAIN_EXAMPLES)}')
 
 
+def check_swin_backbone(cfg: Config, path: str) -> None:
+    """Raise :class:`NotPretrainConfigError` (one line) unless the backbone is a Swin.
+
+    The step's FLOP formula, ``--arch`` and the window-attention comparison
+    are Swin's; a TimeSformer config is refused by name instead of failing
+    halfway.
+    """
+    import bevt_mm  # noqa: F401  (registers the BEVT backbones)
+    from mmaction.models.backbones.swin import SwinTransformer3D
+    from mmaction.registry import MODELS
+    kind = cfg.model.backbone.get('type')
+    cls = MODELS.get(kind) if kind else None
+    if cls is None or not issubclass(cls, SwinTransformer3D):
+        raise NotPretrainConfigError(
+            f'{path}: model.backbone.type={kind!r}; the benchmark times Swin-backbone BEVT '
+            'configs only (its FLOP formula, --arch and window-attention check are Swin\'s): '
+            f'pass a Swin config such as {" or ".join(PRETRAIN_EXAMPLES)}')
+
+
 def _pipelines(cfg: Config) -> Iterator[List[Dict]]:
     ds = cfg.train_dataloader.dataset
     for d in (ds.datasets if 'datasets' in ds else [ds]):
@@ -42,8 +80,8 @@ def pipeline_sizes(cfg: Config) -> Dict[str, int]:
         dict: ``frames`` (``SampleFrames.clip_len`` or ``TubeMaskGenerator.num_frames``),
         ``crop`` (``RandomCrop``/``CenterCrop`` size), ``view``
         (``TokenizerView`` size); config variables ``num_frames``, ``crop_size``,
-        ``tokenizer_view_size`` and then the recipe's 16, 224, 112 (DESIGN.md
-        section 2) where the pipelines do not say.
+        ``tokenizer_view_size`` and then the recipe's 16, 224, 112 where the
+        pipelines do not say.
     """
     found: Dict[str, int] = {}
     for pipeline in _pipelines(cfg):
@@ -62,3 +100,284 @@ def pipeline_sizes(cfg: Config) -> Dict[str, int]:
     return dict(frames=found.get('frames', cfg.get('num_frames', 16)),
                 crop=found.get('crop', cfg.get('crop_size', 224)),
                 view=found.get('view', cfg.get('tokenizer_view_size', 112)))
+
+
+# ------------------------------------------------------------ timing, batches, models
+AMP_DTYPES = {'none': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def rss_bytes() -> int:
+    """Current resident set size of this process (Linux /proc; else ru_maxrss)."""
+    try:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class PeakRSS:
+    """Peak resident set size while the context is open, sampled by a thread."""
+
+    def __init__(self, interval: float = 0.002) -> None:
+        self.interval = interval
+        self.start = self.peak = 0
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> 'PeakRSS':
+        self.start = self.peak = rss_bytes()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+
+def round_robin(fns: Dict[str, Callable[[], Any]], warmup: int, iters: int,
+                device: torch.device) -> Dict[str, List[float]]:
+    """Time each function ``iters`` times after ``warmup`` calls, in turn."""
+    times: Dict[str, List[float]] = {k: [] for k in fns}
+    for it in range(warmup + iters):
+        for name, fn in fns.items():
+            sync(device)
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            if it >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def time_stats(times: List[float]) -> Dict[str, float]:
+    return dict(median_s=statistics.median(times), min_s=min(times), max_s=max(times),
+                n=len(times))
+
+
+def matmul_rate(device: torch.device, dtype: torch.dtype, n: Optional[int] = None,
+                repeats: int = 5) -> float:
+    """Measured dense matmul rate (FLOP/s) of ``n x n @ n x n`` in ``dtype``."""
+    n = n or (8192 if device.type == 'cuda' else 2048)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    times = []
+    for _ in range(repeats + 1):
+        sync(device)
+        start = time.perf_counter()
+        a @ b
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return 2. * n ** 3 / statistics.median(times[1:])
+
+
+def load_avg() -> Optional[List[float]]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def prepare_config(config: str, cfg_options: Optional[Dict] = None, arch: Optional[str] = None,
+                   frames: Optional[int] = None, size: Optional[int] = None,
+                   with_cp: Optional[bool] = None) -> Config:
+    """Load the config and apply the benchmark's overrides.
+
+    ``frames``/``size`` set the clip length and crop size in the model's view
+    of the data (the pipelines are adapted in :func:`data_pipelines`); the
+    tokenizer is randomly initialized when its checkpoint file is missing
+    (recorded in ``cfg.benchmark_notes``).
+    """
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    check_pretrain_config(cfg, config)
+    notes = []
+    model = cfg.model
+    if arch is not None:
+        model.backbone.arch = arch
+        model.head.in_channels = arch_dims(arch) * 8
+    if with_cp is not None:
+        model.backbone.with_cp = with_cp
+    tok = model.target_generator
+    ckpt = tok.get('checkpoint')
+    if ckpt is not None and not osp.isfile(str(ckpt)) or (ckpt is None
+                                                          and not tok.get('random_init')):
+        notes.append(f'tokenizer checkpoint {ckpt!r} not found: {tok["type"]} randomly '
+                     'initialized (same cost)')
+        tok['checkpoint'] = None
+        tok['random_init'] = True
+    model.backbone.pretrained = None
+    cfg.load_from = None
+    cfg.benchmark_notes = notes
+    sizes = pipeline_sizes(cfg)
+    cfg.benchmark_frames = frames or sizes['frames']
+    cfg.benchmark_size = size or sizes['crop']
+    cfg.benchmark_base_size = sizes['crop']  # the crop the pipelines' sizes are made for
+    cfg.benchmark_view = sizes['view'] * cfg.benchmark_size // sizes['crop']
+    return cfg
+
+
+def arch_dims(arch) -> int:
+    if isinstance(arch, dict):
+        return arch['embed_dims']
+    from mmaction.models.backbones.swin import SwinTransformer3D
+    return SwinTransformer3D.arch_zoo[arch]['embed_dims']
+
+
+def mask_cfgs(cfg: Config) -> Dict[str, Dict]:
+    out = {}
+    for ds in train_datasets(cfg):
+        for t in ds['pipeline']:
+            if t['type'] in ('TubeMaskGenerator', 'BlockMaskGenerator'):
+                out['video' if t['type'] == 'TubeMaskGenerator' else 'image'] = dict(t)
+    return out
+
+
+def train_datasets(cfg: Config) -> List[Dict]:
+    ds = cfg.train_dataloader.dataset
+    return list(ds.datasets) if 'datasets' in ds else [ds]
+
+
+def adapt_transform(t: Dict, frames: int, size: int, view: int,
+                     base_size: int = 224) -> Dict:
+    """Sizes of one transform for ``frames`` x ``size`` clips; rescale ranges scale by
+    ``size / base_size`` (``base_size``: the config's crop; recipe 224)."""
+    t = copy.deepcopy(dict(t))
+    kind = t['type']
+    scale = size / float(base_size)
+    grid = size // 16
+    if kind in ('TubeMaskGenerator', 'BlockMaskGenerator'):
+        old = t.get('input_size', 14)
+        old = old if isinstance(old, int) else old[0]
+        ratio = t.get('num_masking_patches', 98) / float(old ** 2) if old != grid else None
+        t['input_size'] = grid
+        if ratio is not None:
+            t['num_masking_patches'] = max(1, int(round(ratio * grid * grid)))
+            t['min_num_patches'] = min(t.get('min_num_patches', 16), t['num_masking_patches'])
+        if kind == 'TubeMaskGenerator':
+            t['num_frames'] = frames
+    elif kind == 'SampleFrames':
+        t['clip_len'] = frames
+    elif kind == 'CheckVideoLength':
+        t['min_frames'] = max(1, min(t.get('min_frames', 1), frames))
+    elif kind == 'RandomCrop':
+        t['size'] = size
+    elif kind == 'RandomRescale':
+        lo, hi = t['scale_range']
+        t['scale_range'] = (int(round(lo * scale)), int(round(hi * scale)))
+    elif kind == 'TokenizerView':
+        t['size'] = view
+    return t
+
+
+def make_batch(cfg: Config, batch_videos: int, batch_images: int, frames: int, size: int,
+               view: int, seed: int = 0) -> Dict:
+    """A packed batch (``pseudo_collate`` form) with the config's mask generators.
+
+    Pixels are random (the model's cost does not depend on them); masks come
+    from the config's ``TubeMaskGenerator``/``BlockMaskGenerator`` adapted to
+    the clip size, so the number of masked positions is the recipe's.
+    """
+    from mmaction.registry import TRANSFORMS
+    from mmaction.structures import ActionDataSample
+    rng = np.random.RandomState(seed)
+    masks = mask_cfgs(cfg)
+    base = cfg.get('benchmark_base_size', 224)
+    gens = {k: TRANSFORMS.build(adapt_transform(v, frames, size, view, base))
+            for k, v in masks.items()}
+    inputs, samples = [], []
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        for modality, n in (('video', batch_videos), ('image', batch_images)):
+            for _ in range(n):
+                sample = ActionDataSample(metainfo=dict(modality=modality))
+                if modality == 'video':
+                    x = rng.randint(0, 256, (3, frames, size, size), dtype=np.uint8)
+                    tok = rng.randint(0, 256, (3, frames, view, view), dtype=np.uint8)
+                    res = gens['video'].transform(dict(imgs=[None] * frames))
+                else:
+                    x = rng.randint(0, 256, (3, size, size), dtype=np.uint8)
+                    tok = rng.randint(0, 256, (3, view, view), dtype=np.uint8)
+                    res = gens['image'].transform({})
+                sample.mask = torch.from_numpy(np.ascontiguousarray(res['mask']))
+                sample.target_mask = torch.from_numpy(np.ascontiguousarray(res['target_mask']))
+                sample.tokenizer_inputs = torch.from_numpy(tok)
+                inputs.append(torch.from_numpy(x))
+                samples.append(sample)
+    finally:
+        np.random.set_state(state)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def build_model_and_optim(cfg: Config, device: torch.device, amp: str):
+    """The config's BEVT and optimizer wrapper on ``device``.
+
+    CUDA with amp: ``AmpOptimWrapper`` in that dtype (as the recipe); else a
+    plain ``OptimWrapper`` with the recipe's optimizer, clipping and param-wise
+    settings (``accumulative_counts`` is 1: every timed step updates).
+    """
+    from mmengine.optim import build_optim_wrapper
+    from mmaction.registry import MODELS
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.to(device)
+    model.train()
+    ow_cfg = copy.deepcopy(cfg.optim_wrapper)
+    ow_cfg.pop('accumulative_counts', None)
+    if device.type == 'cuda' and amp != 'none':
+        ow_cfg['type'] = 'AmpOptimWrapper'
+        ow_cfg['dtype'] = {'fp16': 'float16', 'bf16': 'bfloat16'}[amp]
+        if amp == 'bf16':
+            ow_cfg.pop('loss_scale', None)
+    else:
+        ow_cfg['type'] = 'OptimWrapper'
+        ow_cfg.pop('loss_scale', None)
+        ow_cfg.pop('dtype', None)
+    optim = build_optim_wrapper(model, ow_cfg)
+    return model, optim
+
+
+def autocast(device: torch.device, amp: str):
+    if amp == 'none':
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
+
+
+def fwd_bwd(module: Callable, x: torch.Tensor, amp_ctx) -> None:
+    with amp_ctx():
+        out = module(x)
+    outs = out if isinstance(out, (tuple, list)) else (out, )
+    torch.autograd.backward([o for o in outs], [torch.ones_like(o) for o in outs])
+
+
+def quiet_mmengine() -> None:
+    """Keep mmengine's init/param-wise logs out of the benchmark output."""
+    import logging
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    logger.setLevel(logging.ERROR)
+    for handler in logger.handlers:
+        handler.setLevel(logging.ERROR)
+
+
+def device_name(dev: torch.device) -> str:
+    if dev.type == 'cuda':
+        return torch.cuda.get_device_name(dev)
+    return f'cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)'
+
+
+def dump_json(res: Dict[str, Any], path: str) -> None:
+    with open(path, 'w') as f:
+        json.dump(res, f, indent=1, sort_keys=False)

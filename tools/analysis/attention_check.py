@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Window attention through SDPA against the explicit form, on any device.
 
 :func:`window_attention_check` runs one :class:`BEVTWindowAttention3D` with
@@ -7,20 +8,33 @@ with bias + mask as one additive float mask; ``fused=False``:
 outputs and the gradients of the input, the qkv weight and the relative
 position bias table. :func:`sdpa_backends` tries each SDPA backend alone and
 records which ones run this call and which one runs by default.
+:func:`attention_compare` times both forms on every stage of a built model
+(``benchmark.py`` reports it).
+
+Example::
+
+    python tools/analysis/attention_check.py --window 8 7 7 --dim 128 --heads 4
 """
+import argparse
 import contextlib
+import json
+import math
 import os.path as osp
+import statistics
 import sys
 from typing import Dict, List, Optional, Sequence
 
-# the repository root (bevt_mm from a clone)
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+HERE = osp.dirname(osp.abspath(__file__))
+# this folder (sibling tools) and the repository root (bevt_mm from a clone)
+sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
 
 import torch  # noqa: E402
 
 import bevt_mm  # noqa: E402,F401  (compat shims before mmaction's models)
 from bevt_mm.models.backbones.swin_attention import BEVTWindowAttention3D  # noqa: E402
 from mmaction.models.backbones.swin import compute_mask  # noqa: E402
+
+from analysis_utils import autocast, round_robin  # noqa: E402
 
 #: max |SDPA - explicit| / max |explicit| allowed, per compute dtype (fp16 and
 #: bf16 keep 11 and 8 mantissa bits; both forms round differently)
@@ -166,4 +180,88 @@ def sdpa_backends(attn: BEVTWindowAttention3D, x: torch.Tensor, mask: Optional[t
     return out
 
 
-__all__: Sequence[str] = ['window_attention_check', 'sdpa_backends', 'TOLERANCES']
+
+
+def attention_compare(model, frames: int, size: int, batch: int, device: torch.device,
+                      amp: str, warmup: int, iters: int) -> List[Dict]:
+    """SDPA vs explicit window attention of each stage's shifted block (fwd+bwd).
+
+    Runs the first shifted block's attention of every stage (with its bias
+    and shift mask) on random windows shaped as the benchmarked video clip
+    makes them; reports the times, the speed-up and the max abs difference.
+    """
+    from mmaction.models.backbones.swin import compute_mask, get_window_size
+    bb = model.backbone
+    grid = [-(-frames // bb.patch_size[0]), size // bb.patch_size[1], size // bb.patch_size[2]]
+    rows = []
+    c = bb.embed_dims
+    for i, layer in enumerate(bb.layers):
+        block = layer.blocks[1] if len(layer.blocks) > 1 else layer.blocks[0]
+        attn = block.attn
+        ws, ss = get_window_size(tuple(grid), layer.window_size, layer.shift_size)
+        padded = [-(-g // w) * w for g, w in zip(grid, ws)]
+        mask = compute_mask(*padded, tuple(ws), tuple(ss), device)
+        n = ws[0] * ws[1] * ws[2]
+        nw = math.prod(p // w for p, w in zip(padded, ws))
+        x = torch.randn(batch * nw, n, c, device=device)
+        msk = mask if any(s > 0 for s in ss) else None
+        outs, fns = {}, {}
+        fused0 = attn.fused
+        for fused in (False, True):
+            def fn(fused=fused):
+                attn.fused = fused
+                xx = x.detach().requires_grad_(True)
+                with autocast(device, amp):
+                    out = attn(xx, mask=msk, window_size=ws)
+                out.float().sum().backward()
+                outs[fused] = out.detach().float()
+            fns['sdpa' if fused else 'explicit'] = fn
+        times = round_robin(fns, warmup, iters, device)
+        attn.fused = fused0
+        attn.zero_grad(set_to_none=True)
+        exp_t, sdpa_t = (statistics.median(times[k]) for k in ('explicit', 'sdpa'))
+        rows.append(dict(stage=i, windows=batch * nw, window=list(ws), tokens=n,
+                         heads=attn.num_heads, dim=c, shifted=msk is not None,
+                         explicit_ms=exp_t * 1e3, sdpa_ms=sdpa_t * 1e3,
+                         speedup=exp_t / sdpa_t,
+                         max_abs_diff=float((outs[True] - outs[False]).abs().max())))
+        if layer.downsample is not None:
+            grid = [grid[0], -(-grid[1] // 2), -(-grid[2] // 2)]
+            c *= 2
+    return rows
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description='SDPA vs explicit window attention (forward and backward), one window size')
+    p.add_argument('--window', type=int, nargs=3, default=[8, 7, 7], metavar=('D', 'H', 'W'),
+                   help="window (default: the recipe's 8 7 7)")
+    p.add_argument('--dim', type=int, default=128, help='channels (Swin-B stage 0: 128)')
+    p.add_argument('--heads', type=int, default=4, help='heads (Swin-B stage 0: 4)')
+    p.add_argument('--windows', type=int, default=64, help='windows in the batch')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--dtype', default='float32', choices=['float32', 'float16', 'bfloat16'])
+    p.add_argument('--json', default=None, help='write the result as JSON here')
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    res = window_attention_check(args.window, args.dim, args.heads, args.windows,
+                                 device=args.device, dtype=getattr(torch, args.dtype))
+    diffs = ', '.join(f'{k} {v:.2e}' for k, v in res['rel_diff'].items())
+    print(f"window {res['window']} ({res['tokens']} tokens, {res['windows']} windows), "
+          f"{res['dtype']}: max relative difference {diffs}; tolerance {res['tolerance']:.0e}: "
+          f"{'passed' if res['passed'] else 'FAILED'}")
+    print(f"SDPA backends: {res['backends']}")
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(res, f, indent=1)
+    return 0 if res['passed'] else 1
+
+
+__all__: Sequence[str] = ['window_attention_check', 'sdpa_backends', 'attention_compare',
+                          'TOLERANCES']
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -11,8 +11,6 @@ Examples::
     python tools/analysis/benchmark.py configs/bevt/joint_swin_b.py --device cuda --amp fp16 \
         --with-cp-compare --json bench_gpu.json
 
-Training-step benchmark of a BEVT config: time, throughput, memory, FLOPs, data.
-
 :func:`run_benchmark` builds the config's model and data pipelines and
 measures, on one device (CPU, or CUDA with optional fp16/bf16 autocast):
 
@@ -25,8 +23,8 @@ measures, on one device (CPU, or CUDA with optional fp16/bf16 autocast):
   the same clips (as shipped, explicit softmax attention), and the same
   network with our SDPA attention (``BEVTSwinTransformer3D.forward``); the
   images of the batch (if any) go through the backbone's plain image path;
-* window attention, SDPA vs the explicit ``softmax(QK^T + B) V`` at the
-  config's window on the stage shapes of the benchmarked clip (forward +
+* window attention, SDPA vs the explicit ``softmax(QK^T + B) V``
+  (``attention_check.attention_compare``) at the config's window on the stage shapes of the benchmarked clip (forward +
   backward, max abs difference of the outputs);
 * peak memory: CUDA max allocated, or on CPU the peak resident set size
   sampled by a thread every 2 ms during the steps (and the increase over the
@@ -34,7 +32,8 @@ measures, on one device (CPU, or CUDA with optional fp16/bf16 autocast):
 * FLOPs per step (counted formula, ``flops.py``) and the
   device's dense matmul rate measured in the same run, hence utilization;
 * data pipeline throughput per worker (decode + augment + tokenizer view +
-  masks + packing), per transform, and the mask generators alone;
+  masks + packing), per transform, and the mask generators alone
+  (``benchmark_data.py``, also a script of its own);
 * optionally (``with_cp_compare``) the step time and peak memory with and
   without activation checkpointing, each in a fresh process.
 
@@ -45,443 +44,75 @@ shared machine hit them alike.
 import argparse
 import contextlib
 import copy
-import json
-import math
+import inspect
 import multiprocessing as mp
 import os
 import os.path as osp
-import platform
 import resource
-import statistics
 import sys
-import tempfile
-import threading
-import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 HERE = osp.dirname(osp.abspath(__file__))
 # this folder (sibling tools) and the repository root (bevt_mm from a clone)
 sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from analysis_utils import check_pretrain_config, pipeline_sizes  # noqa: E402
+from analysis_utils import (AMP_DTYPES, NotPretrainConfigError, PeakRSS,  # noqa: E402
+                            autocast, build_model_and_optim, check_pretrain_config,
+                            check_swin_backbone, device_name, dump_json, fwd_bwd, load_avg,
+                            make_batch, matmul_rate, prepare_config, quiet_mmengine,
+                            round_robin, sync, time_stats)
+from attention_check import attention_compare  # noqa: E402
+from benchmark_data import data_report  # noqa: E402
 from flops import step_flops, swin_forward_flops  # noqa: E402
 
-AMP_DTYPES = {'none': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 #: the order of the step parts in the table
 PARTS = ('tokenizer', 'backbone_video', 'backbone_image', 'head', 'optimizer')
 
 
-# --------------------------------------------------------------------- helpers
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def _rss_bytes() -> int:
-    """Current resident set size of this process (Linux /proc; else ru_maxrss)."""
-    try:
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-class PeakRSS:
-    """Peak resident set size while the context is open, sampled by a thread."""
-
-    def __init__(self, interval: float = 0.002) -> None:
-        self.interval = interval
-        self.start = self.peak = 0
-        self._stop = threading.Event()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_bytes())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> 'PeakRSS':
-        self.start = self.peak = _rss_bytes()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_bytes())
-
-
-def round_robin(fns: Dict[str, Callable[[], Any]], warmup: int, iters: int,
-                device: torch.device) -> Dict[str, List[float]]:
-    """Time each function ``iters`` times after ``warmup`` calls, in turn."""
-    times: Dict[str, List[float]] = {k: [] for k in fns}
-    for it in range(warmup + iters):
-        for name, fn in fns.items():
-            _sync(device)
-            start = time.perf_counter()
-            fn()
-            _sync(device)
-            if it >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return times
-
-
-def _stats(times: List[float]) -> Dict[str, float]:
-    return dict(median_s=statistics.median(times), min_s=min(times), max_s=max(times),
-                n=len(times))
-
-
-def matmul_rate(device: torch.device, dtype: torch.dtype, n: Optional[int] = None,
-                repeats: int = 5) -> float:
-    """Measured dense matmul rate (FLOP/s) of ``n x n @ n x n`` in ``dtype``."""
-    n = n or (8192 if device.type == 'cuda' else 2048)
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    times = []
-    for _ in range(repeats + 1):
-        _sync(device)
-        start = time.perf_counter()
-        a @ b
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return 2. * n ** 3 / statistics.median(times[1:])
-
-
-def load_avg() -> Optional[List[float]]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
-# ------------------------------------------------------------------ config
-def prepare_config(config: str, cfg_options: Optional[Dict] = None, arch: Optional[str] = None,
-                   frames: Optional[int] = None, size: Optional[int] = None,
-                   with_cp: Optional[bool] = None) -> Config:
-    """Load the config and apply the benchmark's overrides.
-
-    ``frames``/``size`` set the clip length and crop size in the model's view
-    of the data (the pipelines are adapted in :func:`data_pipelines`); the
-    tokenizer is randomly initialized when its checkpoint file is missing
-    (recorded in ``cfg.benchmark_notes``).
-    """
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    check_pretrain_config(cfg, config)
-    notes = []
-    model = cfg.model
-    if arch is not None:
-        model.backbone.arch = arch
-        model.head.in_channels = _arch_dims(arch) * 8
-    if with_cp is not None:
-        model.backbone.with_cp = with_cp
-    tok = model.target_generator
-    ckpt = tok.get('checkpoint')
-    if ckpt is not None and not osp.isfile(str(ckpt)) or (ckpt is None
-                                                          and not tok.get('random_init')):
-        notes.append(f'tokenizer checkpoint {ckpt!r} not found: {tok["type"]} randomly '
-                     'initialized (same cost)')
-        tok['checkpoint'] = None
-        tok['random_init'] = True
-    model.backbone.pretrained = None
-    cfg.load_from = None
-    cfg.benchmark_notes = notes
-    sizes = pipeline_sizes(cfg)
-    cfg.benchmark_frames = frames or sizes['frames']
-    cfg.benchmark_size = size or sizes['crop']
-    cfg.benchmark_base_size = sizes['crop']  # the crop the pipelines' sizes are made for
-    cfg.benchmark_view = sizes['view'] * cfg.benchmark_size // sizes['crop']
-    return cfg
-
-
-def _arch_dims(arch) -> int:
-    if isinstance(arch, dict):
-        return arch['embed_dims']
-    from mmaction.models.backbones.swin import SwinTransformer3D
-    return SwinTransformer3D.arch_zoo[arch]['embed_dims']
-
-
-def _mask_cfgs(cfg: Config) -> Dict[str, Dict]:
-    out = {}
-    for ds in _datasets(cfg):
-        for t in ds['pipeline']:
-            if t['type'] in ('TubeMaskGenerator', 'BlockMaskGenerator'):
-                out['video' if t['type'] == 'TubeMaskGenerator' else 'image'] = dict(t)
-    return out
-
-
-def _datasets(cfg: Config) -> List[Dict]:
-    ds = cfg.train_dataloader.dataset
-    return list(ds.datasets) if 'datasets' in ds else [ds]
-
-
-def _adapt_transform(t: Dict, frames: int, size: int, view: int,
-                     base_size: int = 224) -> Dict:
-    """Sizes of one transform for ``frames`` x ``size`` clips; rescale ranges scale by
-    ``size / base_size`` (``base_size``: the config's crop; recipe 224)."""
-    t = copy.deepcopy(dict(t))
-    kind = t['type']
-    scale = size / float(base_size)
-    grid = size // 16
-    if kind in ('TubeMaskGenerator', 'BlockMaskGenerator'):
-        old = t.get('input_size', 14)
-        old = old if isinstance(old, int) else old[0]
-        ratio = t.get('num_masking_patches', 98) / float(old ** 2) if old != grid else None
-        t['input_size'] = grid
-        if ratio is not None:
-            t['num_masking_patches'] = max(1, int(round(ratio * grid * grid)))
-            t['min_num_patches'] = min(t.get('min_num_patches', 16), t['num_masking_patches'])
-        if kind == 'TubeMaskGenerator':
-            t['num_frames'] = frames
-    elif kind == 'SampleFrames':
-        t['clip_len'] = frames
-    elif kind == 'CheckVideoLength':
-        t['min_frames'] = max(1, min(t.get('min_frames', 1), frames))
-    elif kind == 'RandomCrop':
-        t['size'] = size
-    elif kind == 'RandomRescale':
-        lo, hi = t['scale_range']
-        t['scale_range'] = (int(round(lo * scale)), int(round(hi * scale)))
-    elif kind == 'TokenizerView':
-        t['size'] = view
-    return t
-
-
-# ------------------------------------------------------------------ batches
-def make_batch(cfg: Config, batch_videos: int, batch_images: int, frames: int, size: int,
-               view: int, seed: int = 0) -> Dict:
-    """A packed batch (``pseudo_collate`` form) with the config's mask generators.
-
-    Pixels are random (the model's cost does not depend on them); masks come
-    from the config's ``TubeMaskGenerator``/``BlockMaskGenerator`` adapted to
-    the clip size, so the number of masked positions is the recipe's.
-    """
-    from mmaction.registry import TRANSFORMS
-    from mmaction.structures import ActionDataSample
-    rng = np.random.RandomState(seed)
-    masks = _mask_cfgs(cfg)
-    base = cfg.get('benchmark_base_size', 224)
-    gens = {k: TRANSFORMS.build(_adapt_transform(v, frames, size, view, base))
-            for k, v in masks.items()}
-    inputs, samples = [], []
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        for modality, n in (('video', batch_videos), ('image', batch_images)):
-            for _ in range(n):
-                sample = ActionDataSample(metainfo=dict(modality=modality))
-                if modality == 'video':
-                    x = rng.randint(0, 256, (3, frames, size, size), dtype=np.uint8)
-                    tok = rng.randint(0, 256, (3, frames, view, view), dtype=np.uint8)
-                    res = gens['video'].transform(dict(imgs=[None] * frames))
-                else:
-                    x = rng.randint(0, 256, (3, size, size), dtype=np.uint8)
-                    tok = rng.randint(0, 256, (3, view, view), dtype=np.uint8)
-                    res = gens['image'].transform({})
-                sample.mask = torch.from_numpy(np.ascontiguousarray(res['mask']))
-                sample.target_mask = torch.from_numpy(np.ascontiguousarray(res['target_mask']))
-                sample.tokenizer_inputs = torch.from_numpy(tok)
-                inputs.append(torch.from_numpy(x))
-                samples.append(sample)
-    finally:
-        np.random.set_state(state)
-    return dict(inputs=inputs, data_samples=samples)
-
-
 # ------------------------------------------------------------------ model parts
-def build_model_and_optim(cfg: Config, device: torch.device, amp: str):
-    """The config's BEVT and optimizer wrapper on ``device``.
 
-    CUDA with amp: ``AmpOptimWrapper`` in that dtype (as the recipe); else a
-    plain ``OptimWrapper`` with the recipe's optimizer, clipping and param-wise
-    settings (``accumulative_counts`` is 1: every timed step updates).
+
+def stock_backbone(bb_cfg: Dict) -> torch.nn.Module:
+    """The stock MMAction2 backbone that a BEVT backbone config extends, at random init.
+
+    The stock class is the first MMAction2 class in the BEVT class's MRO
+    (``BEVTSwinTransformer3D`` -> ``SwinTransformer3D``, ``BEVTTimeSformer`` ->
+    ``TimeSformer``). It gets only the config keys its ``__init__`` names, so
+    keys of ours (``relative_bias_lookup``, ``mask_token``, ``fused_attention``,
+    ...) never reach it; ``pretrained``/``pretrained2d``/``init_cfg`` are dropped
+    (the baseline is random init).
+
+    Raises:
+        ValueError: ``bb_cfg.type`` extends no MMAction2 backbone.
     """
-    from mmengine.optim import build_optim_wrapper
     from mmaction.registry import MODELS
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    model.to(device)
-    model.train()
-    ow_cfg = copy.deepcopy(cfg.optim_wrapper)
-    ow_cfg.pop('accumulative_counts', None)
-    if device.type == 'cuda' and amp != 'none':
-        ow_cfg['type'] = 'AmpOptimWrapper'
-        ow_cfg['dtype'] = {'fp16': 'float16', 'bf16': 'bfloat16'}[amp]
-        if amp == 'bf16':
-            ow_cfg.pop('loss_scale', None)
-    else:
-        ow_cfg['type'] = 'OptimWrapper'
-        ow_cfg.pop('loss_scale', None)
-        ow_cfg.pop('dtype', None)
-    optim = build_optim_wrapper(model, ow_cfg)
-    return model, optim
-
-
-def _autocast(device: torch.device, amp: str):
-    if amp == 'none':
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
+    cls = MODELS.get(bb_cfg['type'])
+    stock = next((c for c in cls.__mro__ if c.__module__.startswith('mmaction.')), None)
+    if stock is None:
+        raise ValueError(f"model.backbone.type={bb_cfg['type']!r} extends no MMAction2 "
+                         'backbone: the benchmark has no stock baseline for it')
+    params = inspect.signature(stock.__init__).parameters
+    named = {n for n, p in params.items()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != 'self'}
+    kwargs = {k: copy.deepcopy(v) for k, v in bb_cfg.items()
+              if k in named and k not in ('pretrained', 'pretrained2d', 'init_cfg')}
+    return stock(**kwargs)
 
 
 def _stock_backbones(bb_cfg: Dict, device: torch.device):
     """Stock MMAction2 Swin (explicit attention) and ours with SDPA, same shapes."""
-    from mmaction.models.backbones.swin import SwinTransformer3D
     from mmaction.registry import MODELS
-    kwargs = {k: v for k, v in bb_cfg.items() if k not in (
-        'type', 'mask_token', 'final_norm', 'fused_attention', 'image_shift_mode',
-        'pretrained', 'pretrained2d')}
-    stock = SwinTransformer3D(**kwargs)
+    stock = stock_backbone(bb_cfg)
     ours = MODELS.build(dict(bb_cfg, pretrained=None, final_norm=True, mask_token=False,
                              fused_attention=True))
     ours.load_state_dict(stock.state_dict(), strict=False)
     for m in (stock, ours):
         m.to(device).train()
     return stock, ours
-
-
-def _fwd_bwd(module: Callable, x: torch.Tensor, amp_ctx) -> None:
-    with amp_ctx():
-        out = module(x)
-    outs = out if isinstance(out, (tuple, list)) else (out, )
-    torch.autograd.backward([o for o in outs], [torch.ones_like(o) for o in outs])
-
-
-def attention_compare(model, frames: int, size: int, batch: int, device: torch.device,
-                      amp: str, warmup: int, iters: int) -> List[Dict]:
-    """SDPA vs explicit window attention of each stage's shifted block (fwd+bwd).
-
-    Runs the first shifted block's attention of every stage (with its bias
-    and shift mask) on random windows shaped as the benchmarked video clip
-    makes them; reports the times, the speed-up and the max abs difference.
-    """
-    from mmaction.models.backbones.swin import compute_mask, get_window_size
-    bb = model.backbone
-    grid = [-(-frames // bb.patch_size[0]), size // bb.patch_size[1], size // bb.patch_size[2]]
-    rows = []
-    c = bb.embed_dims
-    for i, layer in enumerate(bb.layers):
-        block = layer.blocks[1] if len(layer.blocks) > 1 else layer.blocks[0]
-        attn = block.attn
-        ws, ss = get_window_size(tuple(grid), layer.window_size, layer.shift_size)
-        padded = [-(-g // w) * w for g, w in zip(grid, ws)]
-        mask = compute_mask(*padded, tuple(ws), tuple(ss), device)
-        n = ws[0] * ws[1] * ws[2]
-        nw = math.prod(p // w for p, w in zip(padded, ws))
-        x = torch.randn(batch * nw, n, c, device=device)
-        msk = mask if any(s > 0 for s in ss) else None
-        outs, fns = {}, {}
-        fused0 = attn.fused
-        for fused in (False, True):
-            def fn(fused=fused):
-                attn.fused = fused
-                xx = x.detach().requires_grad_(True)
-                with _autocast(device, amp):
-                    out = attn(xx, mask=msk, window_size=ws)
-                out.float().sum().backward()
-                outs[fused] = out.detach().float()
-            fns['sdpa' if fused else 'explicit'] = fn
-        times = round_robin(fns, warmup, iters, device)
-        attn.fused = fused0
-        attn.zero_grad(set_to_none=True)
-        exp_t, sdpa_t = (statistics.median(times[k]) for k in ('explicit', 'sdpa'))
-        rows.append(dict(stage=i, windows=batch * nw, window=list(ws), tokens=n,
-                         heads=attn.num_heads, dim=c, shifted=msk is not None,
-                         explicit_ms=exp_t * 1e3, sdpa_ms=sdpa_t * 1e3,
-                         speedup=exp_t / sdpa_t,
-                         max_abs_diff=float((outs[True] - outs[False]).abs().max())))
-        if layer.downsample is not None:
-            grid = [grid[0], -(-grid[1] // 2), -(-grid[2] // 2)]
-            c *= 2
-    return rows
-
-
-# ------------------------------------------------------------------ data
-def data_pipelines(cfg: Config, frames: int, size: int, view: int, workdir: str,
-                   num_items: int = 4) -> Dict[str, Any]:
-    """Build the config's video and image datasets on real files.
-
-    When the config's files do not exist, small toy mp4 clips (256x256,
-    ``frames x frame_interval`` frames) and JPEGs (320x320) are generated
-    with :mod:`bevt_mm.testing.toy_data` into ``workdir``.
-    """
-    from mmaction.registry import DATASETS
-    out: Dict[str, Any] = dict(notes=[])
-    for ds in _datasets(cfg):
-        ds = copy.deepcopy(ds)
-        video = 'video' in ds.get('data_prefix', {})
-        name = 'video' if video else 'image'
-        interval = 1
-        for t in ds['pipeline']:
-            if t['type'] == 'SampleFrames':
-                interval = t.get('frame_interval', 1)
-        ann = ds.get('ann_file', '')
-        root = ds['data_prefix'].get('video' if video else 'img', '')
-        if not (ann and osp.isfile(ann) and osp.isdir(root)):
-            from bevt_mm.testing.toy_data import make_image_set, make_video_set
-            if video:
-                lists = make_video_set(workdir, 'spatial', num_items, 0, size=256,
-                                       num_frames=max(frames * interval, 16))
-                ds['data_prefix'] = dict(video=osp.join(workdir, 'spatial'))
-                desc = f'{num_items} toy mp4 clips 256x256, {max(frames * interval, 16)} frames'
-            else:
-                lists = make_image_set(workdir, num_items, 0, size=320)
-                ds['data_prefix'] = dict(img=osp.join(workdir, 'images'))
-                desc = f'{num_items} toy JPEGs 320x320'
-            ds['ann_file'] = lists['train']
-            out['notes'].append(f'{name} data {ann!r} not found: decoding {desc} generated in a '
-                                'temporary folder (real Kinetics/ImageNet files cost more to '
-                                'decode)')
-        ds['pipeline'] = [_adapt_transform(t, frames, size, view,
-                                           cfg.get('benchmark_base_size', 224))
-                          for t in ds['pipeline']]
-        out[name] = DATASETS.build(ds)
-    return out
-
-
-def time_pipeline(dataset, iters: int) -> Dict[str, Any]:
-    """Per-sample time of a dataset's pipeline (one worker), per transform too."""
-    per_transform: Dict[str, List[float]] = {}
-    totals = []
-    n = len(dataset)
-    for i in range(iters + 1):
-        results = dataset.get_data_info(i % n)
-        start = time.perf_counter()
-        for t in dataset.pipeline.transforms:
-            t0 = time.perf_counter()
-            results = t(results)
-            if i:
-                per_transform.setdefault(type(t).__name__, []).append(time.perf_counter() - t0)
-        if i:  # the first sample warms decoders and caches
-            totals.append(time.perf_counter() - start)
-    med = statistics.median(totals)
-    return dict(per_sample_ms=med * 1e3, samples_per_s=1. / med,
-                transforms_ms={k: statistics.median(v) * 1e3
-                               for k, v in per_transform.items()})
-
-
-def time_masks(cfg: Config, frames: int, size: int, view: int, draws: int = 500
-               ) -> Dict[str, float]:
-    """Microseconds per mask of the config's generators at this clip size."""
-    from mmaction.registry import TRANSFORMS
-    out = {}
-    for name, t in _mask_cfgs(cfg).items():
-        gen = TRANSFORMS.build(_adapt_transform(t, frames, size, view,
-                                                cfg.get('benchmark_base_size', 224)))
-        results = dict(imgs=[None] * frames) if name == 'video' else {}
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(draws):
-                gen.transform(dict(results))
-            times.append((time.perf_counter() - start) / draws)
-        out[f'{name}_mask_us'] = statistics.median(times) * 1e6
-    return out
 
 
 # ------------------------------------------------------------------ the run
@@ -509,7 +140,7 @@ def run_benchmark(config: str,
     import bevt_mm  # noqa: F401  (registers everything)
     from mmengine.registry import init_default_scope
     init_default_scope('mmaction')
-    _quiet_mmengine()
+    quiet_mmengine()
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -527,7 +158,7 @@ def run_benchmark(config: str,
     bi = cfg.get('images_per_gpu', 64) if batch_images is None else batch_images
     view = cfg.benchmark_view
     result: Dict[str, Any] = dict(
-        config=config, device=_device_name(dev), torch=torch.__version__, amp=amp,
+        config=config, device=device_name(dev), torch=torch.__version__, amp=amp,
         threads=torch.get_num_threads(), load_avg_start=load_avg(),
         arch=cfg.model.backbone.arch, frames=frames, size=size, tokenizer_view=view,
         batch_videos=bv, batch_images=bi, with_cp=bool(cfg.model.backbone.get('with_cp')),
@@ -535,7 +166,7 @@ def run_benchmark(config: str,
 
     model, optim = build_model_and_optim(cfg, dev, amp)
     batch = make_batch(cfg, bv, bi, frames, size, view, seed)
-    amp_ctx = (lambda: _autocast(dev, amp)) if dev.type == 'cpu' else contextlib.nullcontext
+    amp_ctx = (lambda: autocast(dev, amp)) if dev.type == 'cpu' else contextlib.nullcontext
 
     def full_step():
         with amp_ctx():
@@ -593,12 +224,12 @@ def run_benchmark(config: str,
     img_x = present['image']['inputs'] if 'image' in present else None
 
     def stock_video():
-        _fwd_bwd(stock, vid_x, amp_ctx if dev.type == 'cpu' else lambda: _autocast(dev, amp))
+        fwd_bwd(stock, vid_x, amp_ctx if dev.type == 'cpu' else lambda: autocast(dev, amp))
 
     def plain(x, fused):
         def fn():
             ours_plain.fused_attention = fused
-            _fwd_bwd(ours_plain, x, lambda: _autocast(dev, amp))
+            fwd_bwd(ours_plain, x, lambda: autocast(dev, amp))
         return fn
 
     # steps_only (the with_cp comparison): the tokenizer-free step alone,
@@ -623,14 +254,14 @@ def run_benchmark(config: str,
     # warm-up: the first step allocates gradients and optimizer states
     for _ in range(max(1, warmup)):
         mem_step()
-    _sync(dev)
+    sync(dev)
     if dev.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(dev)
     # peak memory of full steps once gradients and optimizer states exist
     with PeakRSS() as rss:
         for _ in range(2):
             mem_step()
-            _sync(dev)
+            sync(dev)
     memory = dict(kind='cuda_max_allocated' if dev.type == 'cuda' else 'cpu_peak_rss_sampled',
                   step='step_no_tokenizer' if steps_only else 'step')
     if dev.type == 'cuda':
@@ -643,7 +274,7 @@ def run_benchmark(config: str,
 
     times = round_robin(fns, warmup=1 if warmup else 0, iters=iters, device=dev)
     result['load_avg_end'] = load_avg()
-    t = {k: _stats(v) for k, v in times.items()}
+    t = {k: time_stats(v) for k, v in times.items()}
     result['times'] = t
     if steps_only:
         return result
@@ -697,7 +328,7 @@ def run_benchmark(config: str,
         result['attention'] = attention_compare(model, frames, size, max(bv, 1), dev, amp,
                                                 warmup=1, iters=max(3, iters))
     if data and not steps_only:
-        result['data'] = _data_report(cfg, frames, size, view, bv, bi, med['step'],
+        result['data'] = data_report(cfg, frames, size, view, bv, bi, med['step'],
                                       data_workers, data_iters)
     if with_cp_compare and not steps_only:
         result['with_cp_compare'] = with_cp_comparison(dict(
@@ -706,41 +337,6 @@ def run_benchmark(config: str,
             arch=arch, threads=threads, seed=seed))
     result['load_avg_end'] = load_avg()
     return result
-
-
-def _quiet_mmengine() -> None:
-    """Keep mmengine's init/param-wise logs out of the benchmark output."""
-    import logging
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_current_instance()
-    logger.setLevel(logging.ERROR)
-    for handler in logger.handlers:
-        handler.setLevel(logging.ERROR)
-
-
-def _device_name(dev: torch.device) -> str:
-    if dev.type == 'cuda':
-        return torch.cuda.get_device_name(dev)
-    return f'cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)'
-
-
-def _data_report(cfg, frames, size, view, bv, bi, step_s, workers, iters) -> Dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix='bevt_bench_data_') as tmp:
-        dsets = data_pipelines(cfg, frames, size, view, tmp)
-        out: Dict[str, Any] = dict(notes=dsets['notes'])
-        for name in ('video', 'image'):
-            if name in dsets:
-                out[name] = time_pipeline(dsets[name], iters)
-    out['masks'] = time_masks(cfg, frames, size, view)
-    # one worker makes whole batches: bv videos then bi images
-    per_batch = (bv / out['video']['samples_per_s'] if bv and 'video' in out else 0.) + \
-        (bi / out['image']['samples_per_s'] if bi and 'image' in out else 0.)
-    out['workers'] = workers
-    out['batch_time_one_worker_s'] = per_batch
-    out['batches_per_s_at_workers'] = workers / per_batch if per_batch else float('inf')
-    out['steps_per_s'] = 1. / step_s
-    out['data_headroom'] = out['batches_per_s_at_workers'] * step_s
-    return out
 
 
 # ------------------------------------------------------------------ with_cp
@@ -865,11 +461,6 @@ def format_table(res: Dict[str, Any]) -> str:
     return '\n'.join(lines)
 
 
-def dump_json(res: Dict[str, Any], path: str) -> None:
-    with open(path, 'w') as f:
-        json.dump(res, f, indent=1, sort_keys=False)
-
-
 __all__: Sequence[str] = ['run_benchmark', 'format_table', 'dump_json', 'matmul_rate',
                           'attention_compare', 'PeakRSS', 'prepare_config']
 
@@ -915,10 +506,10 @@ def main(argv=None):
         args.arch = json.loads(args.arch)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     amp = args.amp or ('fp16' if device.startswith('cuda') else 'none')
-    from mmengine.config import Config
-    from analysis_utils import NotPretrainConfigError, check_pretrain_config
+    cfg = Config.fromfile(args.config)
     try:
-        check_pretrain_config(Config.fromfile(args.config), args.config)
+        check_pretrain_config(cfg, args.config)
+        check_swin_backbone(cfg, args.config)
     except NotPretrainConfigError as err:
         print(f'benchmark.py: {err}', file=sys.stderr)
         raise SystemExit(2)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Check a CUDA setup for BEVT: mixed-precision training, SDPA window attention,
-tokenizer ids under autocast, and the recipe's step time/memory/utilization
-(see bevt_mm.analysis.cuda_check). Under 5 minutes on one recent GPU.
+tokenizer ids under autocast, and the recipe's step time/memory/utilization.
+Under 5 minutes on one recent GPU.
 
 Examples::
 
@@ -11,22 +11,20 @@ Examples::
     # the same code at toy sizes on the CPU (a dry run)
     python tools/analysis/cuda_check.py --device cpu --preset tiny
 
-One command that says whether a GPU setup trains BEVT correctly, and how fast.
-
 :func:`run_cuda_check` runs, on one device:
 
 1. ``amp``: the toy joint config trained a few steps on one fixed batch with
-   ``AmpOptimWrapper`` in fp16 and in bf16 (:mod:`.amp_check`): finite,
+   ``AmpOptimWrapper`` in fp16 and in bf16 (``amp_check.py``): finite,
    falling losses, loss scale finite and no skipped step in the second half;
 2. ``attention``: window attention through SDPA against the explicit form at
    the recipe's windows (8x7x7 pretraining, 16x7x7 fine-tuning, 1x7x7 image
    stream) in fp32, fp16 and bf16: outputs and gradients (input, qkv, the
-   relative position bias table) within :data:`.attention_check.TOLERANCES`,
-   and which SDPA kernels run (:mod:`.attention_check`);
+   relative position bias table) within ``attention_check.TOLERANCES``,
+   and which SDPA kernels run (``attention_check.py``);
 3. ``tokenizer``: how often the DALL-E tokenizer's ids under fp16/bf16
-   autocast equal its fp32 ids (:mod:`.tokenizer_agreement`; random weights
+   autocast equal its fp32 ids (``tokenizer_agreement.py``; random weights
    when no file is given);
-4. ``benchmark``: :func:`.benchmark.run_benchmark` at the recipe size
+4. ``benchmark``: ``benchmark.run_benchmark`` at the recipe size
    (Swin-B, 8 clips x 16x224x224 + 64 images, fp16) with and without
    ``with_cp``; utilization against the bf16 and fp16 matmul rates measured
    in the same run.
@@ -50,7 +48,8 @@ import torch  # noqa: E402
 
 from amp_check import amp_training_check  # noqa: E402
 from attention_check import window_attention_check  # noqa: E402
-from benchmark import matmul_rate, run_benchmark  # noqa: E402
+from analysis_utils import device_name, matmul_rate, quiet_mmengine  # noqa: E402
+from benchmark import run_benchmark  # noqa: E402
 from tokenizer_agreement import build_dalle, smooth_images, tokenizer_agreement  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(HERE))
@@ -101,13 +100,12 @@ def run_cuda_check(device: str = 'cuda', preset: str = 'recipe',
     """Run the parts; see the module docstring. Returns a JSON-able dict with
     one entry per part and ``passed`` (every correctness check passed)."""
     import bevt_mm  # noqa: F401
-    from benchmark import _device_name, _quiet_mmengine
     from mmengine.registry import init_default_scope
     init_default_scope('mmaction')
-    _quiet_mmengine()
+    quiet_mmengine()
     p = PRESETS[preset]
     dev = torch.device(device)
-    res: Dict[str, Any] = dict(device=_device_name(dev), torch=torch.__version__,
+    res: Dict[str, Any] = dict(device=device_name(dev), torch=torch.__version__,
                                cuda=torch.version.cuda, preset=preset,
                                python=platform.python_version(), seconds={})
     for part in parts:

@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Counted FLOPs of a BEVT training step (Video Swin + decoders + classifier).
 
 One multiply-add = 2 FLOPs. Only matmul-like work is counted (linear layers,
@@ -11,9 +12,16 @@ needed (2x), and the frozen tokenizer (forward only).
 against ``torch.utils.flop_counter`` on the explicit-attention form (the
 counter does not see CPU ``scaled_dot_product_attention``).
 """
+import argparse
+import os.path as osp
+import sys
 from typing import Dict, Optional, Sequence
 
-import torch
+HERE = osp.dirname(osp.abspath(__file__))
+# this folder (sibling tools) and the repository root (bevt_mm from a clone)
+sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
+
+import torch  # noqa: E402
 
 
 def _ceil_to(n: int, w: int) -> int:
@@ -154,3 +162,50 @@ def counted_flops(fn, *args) -> Optional[float]:
     with FlopCounterMode(display=False) as counter:
         fn(*args)
     return float(counter.get_total_flops())
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='counted FLOPs of one BEVT training step')
+    p.add_argument('config', help='BEVT pretraining config (Swin backbone)')
+    p.add_argument('--batch-videos', type=int, default=None,
+                   help='clips per step (default: the config videos_per_gpu)')
+    p.add_argument('--batch-images', type=int, default=None,
+                   help='images per step (default: the config images_per_gpu)')
+    p.add_argument('--frames', type=int, default=None, help='frames per clip (default: config)')
+    p.add_argument('--size', type=int, default=None, help='crop size (default: config)')
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> Dict[str, float]:
+    args = parse_args(argv)
+    import bevt_mm  # noqa: F401  (registers the BEVT types)
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from analysis_utils import (check_pretrain_config, check_swin_backbone, make_batch,
+                                prepare_config, quiet_mmengine)
+    from mmaction.registry import MODELS
+    init_default_scope('mmaction')
+    raw = Config.fromfile(args.config)
+    check_pretrain_config(raw, args.config)
+    check_swin_backbone(raw, args.config)
+    cfg = prepare_config(args.config, frames=args.frames, size=args.size)
+    quiet_mmengine()
+    frames, size, view = cfg.benchmark_frames, cfg.benchmark_size, cfg.benchmark_view
+    bv = cfg.get('videos_per_gpu', 8) if args.batch_videos is None else args.batch_videos
+    bi = cfg.get('images_per_gpu', 64) if args.batch_images is None else args.batch_images
+    model = MODELS.build(cfg.model)
+    batch = make_batch(cfg, max(bv, 1), max(bi, 1), frames, size, view)
+    masked = {m: float(sum(s.target_mask.float().sum() for s in batch['data_samples']
+                           if s.metainfo['modality'] == m)) / max(n, 1)
+              for m, n in (('video', max(bv, 1)), ('image', max(bi, 1)))}
+    fl = step_flops(model, bv, bi, frames, size, view, masked['video'], masked['image'])
+    print(f'{args.config}: {bv} clips of {frames}x{size}x{size} + {bi} images, tokenizer view '
+          f'{view} px (GFLOPs; forward, and the training step = 3x forward)')
+    for k, v in fl.items():
+        print(f'  {k:<24} {v / 1e9:12.2f}')
+    return fl
+
+
+if __name__ == '__main__':
+    main()

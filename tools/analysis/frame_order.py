@@ -17,8 +17,6 @@ Example (the toy demo's pretraining on toy-temporal)::
         --data-prefix data/toy/temporal --cfg-options \
         model.target_generator.checkpoint=work_dirs/toy/tokenizer/vqvae_toy.pth
 
-Does the video stream use time? Masked-token accuracy on ordered, shuffled and mixed clips.
-
 A masked video model can fill a masked tube from the same place in other
 frames (appearance) or by following the motion (frame order). Shuffling the
 frames of a clip before masking keeps every frame and every target but breaks

@@ -15,12 +15,10 @@ Example (the toy demo's encoder vs random init on toy-spatial)::
     python tools/analysis/probe.py configs/toy/toy_finetune_swin_spatial.py \
         work_dirs/toy/pretrain/epoch_4.pth --random-init --out-dir work_dirs/probe
 
-Frozen-encoder evaluation of checkpoints: k-NN and linear-probe top-1 side by side.
-
 For each checkpoint (or random init) the recognizer of a config is built, its
-backbone loaded (:func:`~.encoder.load_encoder_weights`), and pooled features
+backbone loaded (:func:`~bevt_mm.evaluation.load_encoder_weights`), and pooled features
 of a labeled train list and val list are extracted once
-(:func:`~.features.extract_features`, the config's test pipeline); both probes
+(:func:`~bevt_mm.evaluation.extract_features`, the config's test pipeline); both probes
 then run on the same features.
 """
 import argparse
@@ -31,7 +29,7 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Union
 
 HERE = osp.dirname(osp.abspath(__file__))
 # this folder (sibling tools) and the repository root (bevt_mm from a clone)
@@ -85,6 +83,8 @@ def build_recognizer(cfg: Config, seed: int = 0) -> torch.nn.Module:
     model_cfg = copy.deepcopy(cfg.model)
     if isinstance(model_cfg.get('backbone'), dict):
         model_cfg.backbone['pretrained'] = None  # weights come from the probe's checkpoint
+        if model_cfg.backbone.get('pretrained2d', False):
+            model_cfg.backbone['pretrained2d'] = False  # nothing to inflate (stock Swin)
     torch.manual_seed(seed)
     model = MODELS.build(model_cfg)
     logger = MMLogger.get_current_instance()

@@ -14,8 +14,6 @@ swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py \
 
     (the config name is one word; it is split here only for line length)
 
-Temporal-dependence analysis of an MMAction2 recognizer (BEVT paper, Sec. 4).
-
 The recognizer is tested three times with mmengine's test loop:
 
 * ``normal``: the config's test pipeline as it is;

@@ -23,8 +23,6 @@ Example::
     python tools/analysis/visualize_masks.py configs/toy/toy_joint_swin.py \
         --checkpoint work_dirs/toy/pretrain/epoch_4.pth --out work_dirs/toy/masks.png
 
-Pictures of BEVT's masks and of the frames rebuilt from predicted tokens.
-
 One video and one image go through the pipelines of a BEVT pretraining
 config (``train_dataloader.dataset``: the dataset whose pipeline has a
 ``TubeMaskGenerator`` and the one with a ``BlockMaskGenerator``), with a fixed

@@ -16,7 +16,7 @@ iterator alone draws a torch seed), every module's ``training`` flag is put
 back, the probe uses its own sequential, worker-free loaders (the training
 sampler is never touched), and no gradients are computed. A run with the hook
 computes the same losses as one without, and resumes exactly
-(``tests/engine/test_probe_hook.py``). In distributed runs only rank 0
+(``tests/reliability/test_probe_hook.py``). In distributed runs only rank 0
 probes.
 """
 import os.path as osp

@@ -18,7 +18,7 @@ the config's own ``custom_keys``, to mmengine's
 1.x did: the longest key that is a substring of the parameter name wins, and a
 matched parameter ignores ``norm_decay_mult`` and the other global rules. So
 the released config's effective multipliers are reproduced, quirks included
-(DESIGN.md section 2): ``relative_position_bias_table`` (28 characters) is
+(as in the authors' runs): ``relative_position_bias_table`` (28 characters) is
 longer than every block key, so relative tables get lr x1 and no weight decay;
 norms inside blocks, patch merging and patch embedding match their unit's key
 before ``norm``, so they get that unit's lr and keep weight decay.

@@ -5,7 +5,7 @@ The authors' released configs (xyzforever/BEVT) schedule the lr with mmcv 1.x's
 warm-up it sets ``lr = regular_lr * (1 - (1 - i / W) * (1 - warmup_ratio))`` at
 iteration ``i``, with ``W = warmup_epochs * epoch_length`` iterations,
 ``warmup_ratio`` 0.1 (mmcv's default) and ``regular_lr`` the cosine lr of the
-whole run (DESIGN.md section 2). This scheduler applies that factor,
+whole run. This scheduler applies that factor,
 ``warmup_ratio + (1 - warmup_ratio) * i / W``, multiplicatively on whatever
 the other schedulers of the list set (mmengine chains schedulers: each step
 scales the current lr), so together with a ``CosineAnnealingLR`` from iteration

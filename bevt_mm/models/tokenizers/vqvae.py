@@ -33,6 +33,7 @@ Missing encoder/quantizer keys, or a tensor of the wrong shape, raise
 Not loadable: VQGAN variants with a Gumbel quantizer (``quantize.embed``) or
 the EMA quantizer of ``taming.modules.vqvae.quantize.EMAVectorQuantizer``.
 """
+import inspect
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -306,13 +307,22 @@ class VQVAETokenizer(BaseTokenizer):
                  init_cfg: Optional[dict] = None) -> None:
         check_checkpoint_arg(checkpoint, random_init, 'VQVAETokenizer', _EXPECTED, _SOURCE)
         super().__init__(pixel_mapping, frozen=frozen, chunk_size=chunk_size, init_cfg=init_cfg)
+        given = dict(ch=ch, ch_mult=ch_mult, num_res_blocks=num_res_blocks,
+                     attn_resolutions=attn_resolutions, dropout=dropout,
+                     resamp_with_conv=resamp_with_conv, resolution=resolution,
+                     z_channels=z_channels, num_groups=num_groups, embed_dim=embed_dim,
+                     vocab_size=vocab_size)
+        raw = None
+        if checkpoint is not None:
+            raw = read_checkpoint_file(checkpoint, _EXPECTED, _SOURCE)
+            given = self._arch_from_checkpoint(checkpoint, raw, given)
+        z_channels, embed_dim, vocab_size = (given.pop('z_channels'), given.pop('embed_dim'),
+                                             given.pop('vocab_size'))
         self.vocab_size = vocab_size
-        self.downsample = 2**(len(ch_mult) - 1)
+        self.downsample = 2**(len(given['ch_mult']) - 1)
         self.with_decoder = with_decoder
-        arch = dict(ch=ch, ch_mult=tuple(ch_mult), num_res_blocks=num_res_blocks,
-                    attn_resolutions=tuple(attn_resolutions), dropout=dropout,
-                    resamp_with_conv=resamp_with_conv, resolution=resolution,
-                    z_channels=z_channels, num_groups=num_groups)
+        arch = dict(given, ch_mult=tuple(given['ch_mult']),
+                    attn_resolutions=tuple(given['attn_resolutions']), z_channels=z_channels)
         self.encoder = Encoder(in_channels=3, **arch)
         self.quant_conv = nn.Conv2d(z_channels, embed_dim, 1)
         self.quantize = VectorQuantizer(vocab_size, embed_dim, beta)
@@ -321,15 +331,46 @@ class VQVAETokenizer(BaseTokenizer):
             self.decoder = Decoder(out_channels=3, **arch)
         self.checkpoint = checkpoint
         if checkpoint is not None:
-            self.load_checkpoint(checkpoint)
+            self.load_checkpoint(checkpoint, raw)
         elif not random_init:
             raise checkpoint_error(None, 'VQVAETokenizer needs weights (checkpoint=None)',
                                    _EXPECTED, _SOURCE)
         self.freeze()
 
-    def load_checkpoint(self, path: str) -> None:
-        """Load a VQGAN-layout weights file (see module docstring)."""
-        raw = read_checkpoint_file(path, _EXPECTED, _SOURCE)
+    @staticmethod
+    def _arch_from_checkpoint(path: str, raw, given: Dict) -> Dict:
+        """The architecture stored by ``tools/train_tokenizer.py``
+        (``meta.tokenizer_cfg``) fills every argument left at its default; an
+        argument set to another value than the checkpoint's is an error."""
+        meta = raw.get('meta', None) if isinstance(raw, dict) else None
+        stored = meta.get('tokenizer_cfg', None) if isinstance(meta, dict) else None
+        if not isinstance(stored, dict):
+            return given  # e.g. a taming-transformers release: the config says
+        defaults = inspect.signature(VQVAETokenizer.__init__).parameters
+
+        def norm(value):
+            return tuple(value) if isinstance(value, (list, tuple)) else value
+
+        out, conflicts = dict(given), []
+        for key, value in stored.items():
+            if key not in out or norm(out[key]) == norm(value):
+                continue
+            if norm(out[key]) == norm(defaults[key].default):
+                out[key] = norm(value)
+            else:
+                conflicts.append(f'{key}={norm(out[key])!r} (checkpoint: {norm(value)!r})')
+        if conflicts:
+            raise checkpoint_error(
+                path, 'The tokenizer config disagrees with the architecture stored in the '
+                f'checkpoint: {", ".join(conflicts)}. Leave these keys out: the architecture '
+                'is read from the checkpoint (meta.tokenizer_cfg).', _EXPECTED, _SOURCE)
+        return out
+
+    def load_checkpoint(self, path: str, raw=None) -> None:
+        """Load a VQGAN-layout weights file (see module docstring); ``raw`` is
+        the file's content if already read."""
+        if raw is None:
+            raw = read_checkpoint_file(path, _EXPECTED, _SOURCE)
         try:
             state = extract_state_dict(raw, _PREFIXES)
         except TypeError as err:

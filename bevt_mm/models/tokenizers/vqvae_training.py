@@ -45,7 +45,9 @@ def train_vqvae(tokenizer: VQVAETokenizer,
                 weight_decay: float = 0.0,
                 restart_every: int = 50,
                 log: Optional[Callable[[str], None]] = None,
-                log_every: int = 50) -> Dict[str, float]:
+                log_every: int = 50,
+                on_step: Optional[Callable[[int, Dict[str, Tensor]], None]] = None
+                ) -> Dict[str, float]:
     """Train ``tokenizer`` (built with ``with_decoder=True, frozen=False``).
 
     Args:
@@ -56,7 +58,9 @@ def train_vqvae(tokenizer: VQVAETokenizer,
         weight_decay (float): AdamW weight decay.
         restart_every (int): dead-code restart period (0 = never).
         log (callable, optional): receives progress lines.
-        log_every (int): steps between progress lines.
+        log_every (int): steps between progress lines (and after the first).
+        on_step (callable, optional): called after every step with the step
+            number (1-based) and the step's outputs, e.g. to save or report.
 
     Returns:
         dict: last ``loss_rec`` and ``loss_vq`` and the number of restarted codes.
@@ -89,10 +93,12 @@ def train_vqvae(tokenizer: VQVAETokenizer,
         if restart_every and step % restart_every == 0 and step < 0.9 * steps:
             restarted += restart_dead_codes(tokenizer, usage, out['z'].detach())
             usage.zero_()
-        if log is not None and (step % log_every == 0 or step == steps):
+        if log is not None and (step == 1 or step % log_every == 0 or step == steps):
             log(f'step {step}/{steps}: loss_rec {out["loss_rec"].item():.4f} '
                 f'loss_vq {out["loss_vq"].item():.4f} lr {sched.get_last_lr()[0]:.2e} '
                 f'codes restarted {restarted}')
+        if on_step is not None:
+            on_step(step, out)
     tokenizer.train(False)
     return dict(loss_rec=out['loss_rec'].item(), loss_vq=out['loss_vq'].item(),
                 codes_restarted=float(restarted))

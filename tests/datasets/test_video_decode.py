@@ -1,0 +1,198 @@
+"""Video decoding on real files: the frames a player shows, with torchcodec and decord.
+
+Reference: every frame PyAV decodes (FFmpeg applies mp4 edit lists). Clips
+carry their own frame index (``video_clips``). torchcodec tests skip only
+where torchcodec or its FFmpeg libraries cannot load (``make venv`` installs
+both).
+"""
+import importlib
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from mmaction.registry import DATASETS, TRANSFORMS
+from video_clips import (frame_code, reference_frames, stream_copy_cut, write_indexed_clip)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(REPO, 'tests', 'reliability'))
+
+
+def _torchcodec_loads() -> bool:
+    try:
+        importlib.import_module('torchcodec.decoders')  # loads the FFmpeg libraries
+    except Exception:
+        return False
+    return True
+
+
+TORCHCODEC = _torchcodec_loads()
+needs_torchcodec = pytest.mark.skipif(
+    not TORCHCODEC, reason='torchcodec or the FFmpeg libraries it needs cannot load here '
+    '(make venv installs both; docs/decoding.md)')
+
+
+@pytest.fixture(scope='module')
+def clips(tmp_path_factory):
+    """clean (75 frames, 25 fps, GOP 12), edit_list (stream-copy cut at 1.3 s of clean), vfr."""
+    root = tmp_path_factory.mktemp('decode_clips')
+    paths = {name: str(root / f'{name}.mp4') for name in ('clean', 'edit_list', 'vfr')}
+    write_indexed_clip(paths['clean'])
+    stream_copy_cut(paths['clean'], paths['edit_list'], start=1.3)
+    write_indexed_clip(paths['vfr'], vfr=True)
+    return {name: (path, reference_frames(path)) for name, path in paths.items()}
+
+
+def _decode(backend, path, inds):
+    init = TRANSFORMS.build(dict(type='VideoInit', backend=backend))
+    results = init(dict(filename=path))
+    results['frame_inds'] = np.asarray(inds)
+    return TRANSFORMS.build(dict(type='VideoDecode'))(results)
+
+
+def _assert_frames(imgs, ref, inds):
+    assert [frame_code(img) for img in imgs] == [frame_code(ref[i]) for i in inds]
+    for img, i in zip(imgs, inds):
+        np.testing.assert_array_equal(img, ref[i])  # measured identical (same H.264 decode)
+
+
+@needs_torchcodec
+@pytest.mark.parametrize('name', ['clean', 'edit_list', 'vfr'])
+def test_torchcodec_gives_the_reference_frames(clips, name):
+    path, ref = clips[name]
+    n = len(ref)
+    inds = [n - 1, 0, 5, 5, n // 2, 1, n - 1]  # unsorted, repeated: as overlapping test clips
+    results = _decode('torchcodec', path, inds)
+    assert results['total_frames'] == n  # the frames a player shows
+    _assert_frames(results['imgs'], ref, inds)
+    assert results['video_reader'] is None
+    assert results['img_shape'] == results['original_shape'] == ref[0].shape[:2]
+    if name == 'edit_list':
+        assert frame_code(ref[0]) == 33  # the first frame at or after 1.3 s (25 fps)
+
+
+@pytest.mark.parametrize('name', ['clean', 'vfr'])
+def test_decord_gives_the_reference_frames_in_requested_order(clips, name):
+    path, ref = clips[name]
+    n = len(ref)
+    inds = [n - 1, 0, 5, 5, n // 2, 1, n - 1]
+    results = _decode('decord', path, inds)
+    assert results['total_frames'] == n
+    _assert_frames(results['imgs'], ref, inds)
+    imgs = results['imgs']
+    assert not np.shares_memory(imgs[2], imgs[3])  # in-place transforms touch each once
+
+
+def test_decord_rejects_an_edit_list_mp4(clips):
+    from bevt_mm.datasets.transforms import DecodeError
+    path, ref = clips['edit_list']
+    with pytest.raises(DecodeError, match=r'edit list.*hidden') as err:
+        _decode('decord', path, [0])
+    assert path in str(err.value) and "video_backend='torchcodec'" in str(err.value)
+
+
+def _default_video_pipeline(config='configs/bevt/joint_swin_b.py'):
+    """The open and decode steps of a paper config's video pipeline, built."""
+    cfg = Config.fromfile(osp.join(REPO, config))
+    steps = [t for t in cfg.video_pipeline if t['type'].endswith(('Init', 'Decode'))]
+    assert len(steps) == 2, steps
+    return [TRANSFORMS.build(t) for t in steps]
+
+
+def test_default_config_gives_player_frames_of_an_edit_list_mp4(clips):
+    """Issue: a stream-copied (edit-list) mp4 decoded by the paper config's pipeline gave
+    shifted frames with decord, silently. Now: the frames a player shows (torchcodec), or,
+    where only decord is there, a file fault the robust loader counts."""
+    path, ref = clips['edit_list']
+    init, decode = _default_video_pipeline()
+    inds = np.arange(0, len(ref), 4)
+    try:
+        results = init(dict(filename=path))
+    except RuntimeError as err:  # decord fall-back: the file is rejected, never misread
+        assert not TORCHCODEC and 'edit list' in str(err)
+        return
+    assert results['total_frames'] == len(ref)
+    results['frame_inds'] = inds
+    _assert_frames(decode(results)['imgs'], ref, inds)
+
+
+def test_robust_dataset_counts_an_edit_list_mp4_under_decord(clips, tmp_path):
+    path, _ = clips['edit_list']
+    good, ref = clips['clean']
+    ann = tmp_path / 'list.txt'
+    ann.write_text(f'{path}\n{good}\n')
+    ds = DATASETS.build(dict(
+        type='RobustVideoDataset', ann_file=str(ann), data_prefix=dict(video=''),
+        pipeline=[dict(type='VideoInit', backend='decord'),
+                  dict(type='SampleFrames', clip_len=4, frame_interval=2, num_clips=1,
+                       test_mode=True),
+                  dict(type='VideoDecode')]))
+    np.random.seed(0)
+    sample = ds[0]
+    assert frame_code(sample['imgs'][0]) in range(len(ref))  # replaced by the clean clip
+    assert set(ds.failed_paths) == {path} and ds.num_failed == len(ds.failed_paths) >= 1
+
+
+@needs_torchcodec
+@pytest.mark.parametrize('fault', ['truncated', 'audio_only', 'raw_h264', 'garbage', 'zero'])
+def test_torchcodec_broken_files_are_counted_and_replaced(clips, tmp_path, fault):
+    """torchcodec raises ValueError (audio only) or RuntimeError, or opens a truncated file
+    with fewer frames: each is a DecodeError naming the file, counted and replaced."""
+    import real_faults
+    path = str(tmp_path / f'{fault}.mp4')
+    if fault == 'garbage':
+        with open(path, 'wb') as f:
+            f.write(np.random.default_rng(0).bytes(4096))
+    elif fault == 'zero':
+        open(path, 'wb').close()
+    else:
+        dict(truncated=real_faults.write_truncated_mp4,
+             audio_only=real_faults.write_audio_only_mp4,
+             raw_h264=real_faults.write_raw_h264)[fault](path)
+    good, ref = clips['clean']
+    ann = tmp_path / 'list.txt'
+    ann.write_text(f'{path}\n{good}\n')
+    ds = DATASETS.build(dict(
+        type='RobustVideoDataset', ann_file=str(ann), data_prefix=dict(video=''),
+        pipeline=[dict(type='TorchCodecInit'),
+                  dict(type='SampleFrames', clip_len=4, frame_interval=2, num_clips=1),
+                  dict(type='TorchCodecDecode')]))
+    np.random.seed(0)
+    for _ in range(2):
+        sample = ds[0]
+        assert len(sample['imgs']) == 4 and frame_code(sample['imgs'][0]) < len(ref)
+    assert list(ds.failure_counts) == [path] and ds.failure_counts[path] >= 2
+    assert ds.num_failed == ds.failure_counts[path]
+
+
+def test_auto_falls_back_to_decord_when_torchcodec_cannot_load(monkeypatch):
+    """No torchcodec (an ImportError, as without the package): 'auto' decodes with decord
+    and says so once; asking for 'torchcodec' explicitly is an error with the fix."""
+    from bevt_mm.datasets.transforms import video_decode
+    monkeypatch.setitem(sys.modules, 'torchcodec', None)
+    monkeypatch.setattr(video_decode, '_fallback_logged', False)
+    video_decode.torchcodec_status.cache_clear()
+    try:
+        assert video_decode.torchcodec_status()[0] is False
+        assert TRANSFORMS.build(dict(type='VideoInit')).backend == 'decord'
+        assert video_decode._fallback_logged
+        with pytest.raises(ImportError, match='apt-get install libavcodec59'):
+            TRANSFORMS.build(dict(type='VideoInit', backend='torchcodec'))
+    finally:
+        video_decode.torchcodec_status.cache_clear()
+    monkeypatch.setenv(video_decode.BACKEND_ENV, 'decord')
+    assert video_decode.resolve_video_backend('auto') == 'decord'
+    with pytest.raises(ValueError, match='video_backend'):
+        video_decode.resolve_video_backend('pyav')
+
+
+def test_decoder_benchmark_tool_runs_on_a_real_clip(clips, load_tool, capsys):
+    tool = load_tool('analysis/benchmark_decoders.py')
+    decoders = ['decord', 'torchcodec'] if TORCHCODEC else ['decord', 'decord-sorted']
+    rows = tool.main(['--no-synthetic', '--clips', clips['clean'][0], '--iters', '1',
+                      '--warmup', '0', '--decoders', *decoders, '--patterns', 'k400-test'])
+    assert [r['decoder'] for r in rows] == decoders and all(r['cpu_ms'] > 0 for r in rows)
+    out = capsys.readouterr().out
+    assert 'CPU vs decord' in out and 'identical frames from all decoders: k400-test yes' in out

@@ -71,7 +71,7 @@ def pretrain_config(variant: str, data_root: str, tokenizer: str, iters: int, se
                     ) -> Config:
     """toy_joint_swin.py as ``variant`` for ``iters`` updates (warm-up 10 %, then cosine)."""
     videos, images = VARIANTS[variant]
-    cfg = Config.fromfile(PRETRAIN_CFG)
+    cfg = Config.fromfile(PRETRAIN_CFG, format_python_code=False)  # (no yapf: see label_scarce)
     cfg.work_dir = work_dir
     cfg.model.target_generator.checkpoint = tokenizer
     vds, ids = cfg.train_dataloader.dataset.datasets

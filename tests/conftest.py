@@ -1,6 +1,9 @@
 """Suite-wide set-up: register BEVT types and use MMAction2's registry scope."""
+import gc
 import importlib.util
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -10,6 +13,12 @@ import bevt_mm  # noqa: F401  (compat shims + registration)
 
 # The CI machine has 2 cores; tests use tiny models and small inputs.
 torch.set_num_threads(2)
+
+# mmengine's BaseDataset runs gc.collect() whenever it is built (serialize_data), and the
+# ProbeHook and every Runner build several: a full collection walks the ~400k objects that
+# torch, mmengine and mmaction2 leave from their import, 0.3-2 s each on 2 cores. Frozen
+# objects are skipped by collections; the suite creates no cycles it needs collected early.
+gc.freeze()
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -53,6 +62,39 @@ def random_toy_tokenizer(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('tokenizer') / 'tok.pth')
     torch.save({'state_dict': MODELS.build(dict(tok, random_init=True)).state_dict()}, path)
     return path
+
+
+#: Run once in a fresh interpreter (each one imports torch + mmaction2 anew, 5-10 s): a
+#: config's ``custom_imports=['bevt_mm']`` as tools/train.py and mim do, the BEVT types in
+#: the registry before anything else imports mmaction.models, then ``import mmaction.models``
+#: and its recognizer/backbone classes (needs the missing-drn shim of bevt_mm.compat).
+FRESH_IMPORTS = ('from mmengine.config import Config\n'
+                 'cfg = Config(dict(custom_imports=dict(imports=["bevt_mm"], '
+                 'allow_failed_imports=False)))\n'
+                 'from mmengine.utils import import_modules_from_strings\n'
+                 'import_modules_from_strings(**cfg.custom_imports)\n'
+                 'from mmaction.registry import MODELS\n'
+                 'assert MODELS.get("BEVT") is not None\n'
+                 'import mmaction.models\n'
+                 'from mmaction.models import SwinTransformer3D, Recognizer3D\n'
+                 'print("ok")\n')
+
+
+@pytest.fixture(scope='session')
+def fresh_imports():
+    """:data:`FRESH_IMPORTS` run by a fresh interpreter (shared by test_registry and
+    test_compat): the ``subprocess.CompletedProcess``."""
+    return subprocess.run([sys.executable, '-c', FRESH_IMPORTS], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _freeze_gc_heap():
+    """Collect what the previous test module left, then freeze the survivors (session
+    fixtures), so that later collections skip them too."""
+    gc.collect()
+    gc.freeze()
+    yield
 
 
 @pytest.fixture(autouse=True)

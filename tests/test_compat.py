@@ -19,12 +19,11 @@ def _run_python(code: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_mmaction_models_imports_after_bevt_mm():
-    proc = _run_python('import bevt_mm, mmaction.models\n'
-                       'from mmaction.models import SwinTransformer3D, Recognizer3D\n'
-                       'print("ok")')
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().endswith('ok')
+def test_mmaction_models_imports_after_bevt_mm(fresh_imports):
+    """A fresh interpreter imports bevt_mm, then mmaction.models and its SwinTransformer3D and
+    Recognizer3D (``FRESH_IMPORTS`` in tests/conftest.py, shared with test_registry.py)."""
+    assert fresh_imports.returncode == 0, fresh_imports.stderr
+    assert fresh_imports.stdout.strip().endswith('ok')
 
 
 def test_upstream_drn_breakage_is_real_without_the_shim():

@@ -8,7 +8,8 @@ interrupted. :class:`ResumableIterBasedTrainLoop` asks a sampler that can
 (``set_start_batch`` and ``set_epoch``, e.g. :class:`DualDatasetSampler`)
 to start at the right pass and batch, and loads nothing; with other
 samplers it falls back to mmengine's behaviour. Everything else is
-``IterBasedTrainLoop``.
+``IterBasedTrainLoop``, except that a loader without worker processes starts its
+next pass without mmengine's 2 s pause (:class:`PassIterator`).
 """
 import logging
 
@@ -19,6 +20,34 @@ from mmengine.runner.loops import IterBasedTrainLoop, _InfiniteDataloaderIterato
 from mmaction.registry import LOOPS
 
 
+class PassIterator(_InfiniteDataloaderIterator):
+    """mmengine's endless iterator over a loader, pass after pass.
+
+    At the end of a pass mmengine sleeps 2 s before it starts the next one, to
+    avoid a deadlock of worker processes; with ``num_workers=0`` there are none,
+    so this iterator starts the next pass at once (same ``set_epoch`` call, same
+    new iterator, same random numbers). With workers it is mmengine's.
+    """
+
+    def __next__(self):
+        if getattr(self._dataloader, 'num_workers', 0) > 0:
+            return super().__next__()
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            print_log('Reach the end of the dataloader, it will be restarted and continue to '
+                      'iterate.', logger='current', level=logging.WARNING)
+            self._epoch += 1
+            sampler = getattr(self._dataloader, 'sampler', None)
+            if not hasattr(sampler, 'set_epoch'):
+                sampler = getattr(getattr(self._dataloader, 'batch_sampler', None), 'sampler',
+                                  None)
+            if hasattr(sampler, 'set_epoch'):
+                sampler.set_epoch(self._epoch)
+            self._iterator = iter(self._dataloader)
+            return next(self._iterator)
+
+
 @LOOPS.register_module()
 class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
     """``IterBasedTrainLoop`` whose resume skips batches without loading them.
@@ -26,6 +55,12 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
     Config: ``train_cfg = dict(type='ResumableIterBasedTrainLoop',
     max_iters=..., val_interval=...)``.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # mmengine's iterator, already started (its DataLoader iterator drew a seed from
+        # torch's generator): keep it and its state, without the pause between passes
+        self.dataloader_iterator.__class__ = PassIterator
 
     def _skip_trained_batches(self) -> None:
         sampler = getattr(self.dataloader, 'sampler', None)
@@ -46,7 +81,7 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
         # A new DataLoader iterator draws its base seed from torch's generator; the
         # uninterrupted run did not draw here, so keep the (restored) state as it is.
         rng = torch.get_rng_state()
-        iterator = _InfiniteDataloaderIterator(self.dataloader)
+        iterator = PassIterator(self.dataloader)
         torch.set_rng_state(rng)
         iterator._epoch = epoch
         self.dataloader_iterator = iterator

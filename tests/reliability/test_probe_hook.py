@@ -30,7 +30,7 @@ def _config(tmp_path, media, tokenizer, name, probe):
         hooks.append(probe_hook)
     cfg.custom_hooks = hooks
     cfg.experiment_name = name
-    return Config(cfg.to_dict())
+    return Config(cfg.to_dict(), format_python_code=False)  # no yapf per checkpoint
 
 
 def _train(cfg, resume_from=None):

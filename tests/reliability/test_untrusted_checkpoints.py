@@ -13,7 +13,6 @@ load fails, the marker does not exist, and the error names the file and the opt-
 import os
 import os.path as osp
 import runpy
-import subprocess
 import sys
 
 import pytest
@@ -25,6 +24,7 @@ import toy_run
 
 OPT_IN = 'BEVT_TRUST_CHECKPOINTS=1'
 CONVERT = osp.join(toy_run.ROOT, 'tools', 'convert')
+MASKS_TOOL = osp.join(toy_run.ROOT, 'tools', 'analysis', 'visualize_masks.py')
 TINY_DALLE = dict(n_hid=64, vocab_size=512, n_blk_per_group=1)  # dall_e's smallest legal sizes
 
 
@@ -114,28 +114,27 @@ def test_load_from(bad):
     _assert_refused(err, bad, bad['disguised'])
 
 
-def test_resume_cli(bad):
-    """``tools/train.py CONFIG --resume`` (latest checkpoint of the work dir)."""
-    proc = subprocess.run(
-        toy_run.train_cmd(bad['config'], '--work-dir', bad['resume_dir'], '--resume'),
-        cwd=toy_run.ROOT, env=toy_run.env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0
-    _assert_refused(proc.stdout + proc.stderr, bad, bad['disguised'])
+def test_resume_cli(bad, monkeypatch):
+    """``tools/train.py CONFIG --resume`` (latest checkpoint of the work dir), its
+    ``__main__`` run in this process."""
+    monkeypatch.setenv('LOCAL_RANK', '0')  # (the tool sets it; restored after the test)
+    text = _run_tool(osp.join(toy_run.ROOT, 'tools', 'train.py'), bad['config'],
+                     '--work-dir', bad['resume_dir'], '--resume')
+    _assert_refused(text, bad, bad['disguised'])
 
 
-def test_tools_test_with_a_stock_recognizer(bad, tmp_path, toy_videos_small):
-    """``tools/test.py CONFIG CHECKPOINT`` with a stock MMAction2 recognizer config."""
+def test_tools_test_with_a_stock_recognizer(bad, tmp_path, toy_videos_small, monkeypatch):
+    """``tools/test.py CONFIG CHECKPOINT`` with a stock MMAction2 recognizer config (its
+    ``__main__`` in this process)."""
+    monkeypatch.setenv('LOCAL_RANK', '0')
     from config_shrink import shrink_recognizer_config
     cfg = shrink_recognizer_config(
         Config.fromfile(osp.join(toy_run.ROOT, 'configs/toy/toy_finetune_swin_spatial.py')),
         toy_videos_small, str(tmp_path / 'work'))
     config = str(tmp_path / 'finetune.py')
     cfg.dump(config)
-    proc = subprocess.run(
-        [toy_run.PYTHON, osp.join(toy_run.ROOT, 'tools', 'test.py'), config, bad['plain']],
-        cwd=toy_run.ROOT, env=toy_run.env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0
-    _assert_refused(proc.stdout + proc.stderr, bad, bad['plain'])
+    text = _run_tool(osp.join(toy_run.ROOT, 'tools', 'test.py'), config, bad['plain'])
+    _assert_refused(text, bad, bad['plain'])
 
 
 @pytest.fixture(scope='module')
@@ -169,7 +168,7 @@ def test_backbone_pretrained(bad, name):
     _assert_refused(err, bad, bad['plain'])
 
 
-# ---------------------------------------------------------------- CLIs run in this process
+# ---------------------------------------------------------------- more CLIs run in this process
 def _run_tool(path, *argv):
     """Run a tool's ``__main__`` here (argparse and all); returns the error text."""
     saved = sys.argv
@@ -202,13 +201,13 @@ def test_dalle_converter_cli(bad, dalle_pickles, tmp_path):
 
 
 def test_mask_picture_tool_checkpoint(bad, tmp_path):
-    text = _run_tool(osp.join(toy_run.ROOT, 'tools', 'visualize_masks.py'), bad['config'],
+    text = _run_tool(MASKS_TOOL, bad['config'],
                      '--checkpoint', bad['disguised'], '--out', str(tmp_path / 'm.png'))
     _assert_refused(text, bad, bad['disguised'])
 
 
 def test_mask_picture_tool_tokenizer_file(bad, tmp_path):
-    text = _run_tool(osp.join(toy_run.ROOT, 'tools', 'visualize_masks.py'), bad['config'],
+    text = _run_tool(MASKS_TOOL, bad['config'],
                      '--checkpoint', bad['real'], '--out', str(tmp_path / 'm.png'),
                      '--cfg-options', f'model.target_generator.checkpoint={bad["tokenizer"]}')
     _assert_refused(text, bad, bad['tokenizer'])

@@ -2,14 +2,12 @@
 (the probe functions themselves: tests/evaluation/)."""
 import json
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-TOOL = osp.join(REPO, 'tools', 'analysis', 'probe.py')
 
 
 @pytest.fixture(scope='module')
@@ -45,13 +43,12 @@ def probe_setup(tmp_path_factory):
     return dict(root=root, config=config, bevt=ckpt, bevt_model=bevt)
 
 
-def test_probe_cli_random_init_and_bevt_checkpoint(probe_setup):
+def test_probe_cli_random_init_and_bevt_checkpoint(probe_setup, load_tool, capsys):
+    """The CLI's ``main`` with its command-line arguments, in this process."""
     out = str(probe_setup['root'] / 'out')
-    proc = subprocess.run([sys.executable, TOOL, probe_setup['config'], probe_setup['bevt'],
-                           '--random-init', '--out-dir', out, '--k', '5'],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert '| random-init | random-init |' in proc.stdout
+    load_tool('analysis/probe.py').main([probe_setup['config'], probe_setup['bevt'],
+                                         '--random-init', '--out-dir', out, '--k', '5'])
+    assert '| random-init | random-init |' in capsys.readouterr().out
     with open(osp.join(out, 'probe.json')) as f:
         report = json.load(f)
     assert report['settings']['k'] == 5 and report['settings']['temperature'] == 0.07

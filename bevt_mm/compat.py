@@ -49,7 +49,7 @@ upstream code.
    0 of its backbone tensors after one warning. For MMAction2's video
    backbones (``SwinTransformer3D``, ``TimeSformer`` and subclasses, alone
    or as a model's ``backbone``) loads go through
-   :mod:`bevt_mm.models.utils.backbone_load`: a BEVT pretraining checkpoint is
+   :mod:`bevt_mm.utils.backbone_load`: a BEVT pretraining checkpoint is
    converted as the export tools convert it, and a load that finds fewer
    than half of the backbone's tensors raises naming the file and the
    converter; ``TimeSformer(pretrained=...)`` refuses a divided space-time
@@ -361,7 +361,7 @@ def patch_backbone_loading() -> bool:
         return loader(cls, filename, map_location, logger)
 
     def load_state_dict(module, state_dict, strict=False, logger=None):
-        from bevt_mm.models.utils import backbone_load as bl
+        from bevt_mm.utils import backbone_load as bl
         backbone, prefix = bl.find_video_backbone(module)
         if backbone is not None and not strict:
             name = source['file'] or 'the checkpoint'
@@ -380,8 +380,8 @@ def patch_backbone_loading() -> bool:
     def timesformer_init_weights(self, pretrained=None):
         path = pretrained or self.pretrained
         if isinstance(path, str) and type(self).init_weights is timesformer_init_weights:
-            from bevt_mm.models.utils import backbone_load as bl
-            from bevt_mm.models.utils.checkpoint_convert import get_state_dict
+            from bevt_mm.utils import backbone_load as bl
+            from bevt_mm.utils.checkpoint_convert import get_state_dict
             keys = get_state_dict(mm_checkpoint._load_checkpoint(path, map_location='cpu'))
             if any('.attentions.1.' in k for k in keys) or bl.is_pretraining_checkpoint(keys):
                 raise bl.BackboneCheckpointError(

@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from bevt_mm.utils.safe_load import load_checkpoint_file
-from bevt_mm.models.utils import bevt_to_mmaction_timesformer, resize_time_embed
+from bevt_mm.utils import bevt_to_mmaction_timesformer, resize_time_embed
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FRAMES, SIZE, DIMS = 4, 64, 32
@@ -262,7 +262,7 @@ def test_stock_pretrained_route_refuses_what_it_would_overwrite(exported, tmp_pa
     file as a ViT and would copy temporal over spatial attention weights (with
     bevt_mm imported it refuses a divided space-time file, naming the
     converter), while BEVTTimeSformer(pretrained=) loads the same file exactly."""
-    from bevt_mm.models.utils import BackboneCheckpointError
+    from bevt_mm.utils import BackboneCheckpointError
     backbone, path = exported
     bare = str(tmp_path / 'bare.pth')
     sd = {k[9:]: v for k, v in load_checkpoint_file(path)['state_dict'].items()}

@@ -26,7 +26,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint; without a path, resume from the latest '
-        'checkpoint in the work directory')
+        'checkpoint in the work directory, or (none there yet) start from the '
+        "config's load_from; the first log line 'Start: ...' names the file")
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision: fp16 with loss scaling on CUDA '
                         '(AmpOptimWrapper), bf16 autocast on CPU (CPUAmpOptimWrapper); '

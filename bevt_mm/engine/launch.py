@@ -11,6 +11,7 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 
 def select_dist_backend(cfg: Config) -> str:
@@ -329,6 +330,85 @@ def drop_timeout_without_workers(cfg: Config) -> None:
             loader.timeout = 0
 
 
+def _is_training_checkpoint(path: str) -> bool:
+    """Whether ``path`` holds a training state to resume (``meta`` with the
+    epoch and iteration, and an optimizer state), not only weights."""
+    from bevt_mm.utils.safe_load import load_checkpoint_file
+    checkpoint = load_checkpoint_file(path)
+    meta = checkpoint.get('meta', None) if isinstance(checkpoint, dict) else None
+    return (isinstance(meta, dict) and 'iter' in meta and 'epoch' in meta
+            and 'optimizer' in checkpoint)
+
+
+def resolve_start(cfg: Config, resume: Optional[str] = None) -> str:
+    """Decide what a run starts from; set ``cfg.resume`` and ``cfg.load_from``.
+
+    mmengine's Runner takes ``resume=True`` with ``load_from=None`` as "the
+    latest checkpoint of the work dir, or nothing": a requeued job that always
+    passes ``--resume`` (MMAction2's CLI sets ``load_from=None`` for it) starts
+    its first attempt from random init although the config sets ``load_from``
+    (an initialization such as the joint recipe's image-stream weights). And
+    ``resume=True`` with ``load_from`` set resumes from ``load_from`` even when
+    the work dir holds later checkpoints. Resolved here instead:
+
+    * ``--resume PATH``: resume from ``PATH`` (it must exist);
+    * ``--resume`` (``'auto'``) or ``resume=True`` in the config: the latest
+      checkpoint of ``cfg.work_dir`` (its ``last_checkpoint``); with none yet,
+      the config's ``load_from`` is loaded as weights (the run starts as a
+      fresh run would). ``resume=True`` with a ``load_from`` that is itself a
+      training checkpoint (``meta`` and optimizer state) and an empty work
+      dir resumes from ``load_from`` (mmengine's meaning);
+    * no resume: ``load_from`` (weights only) if set.
+
+    Args:
+        cfg (Config): The config (``work_dir`` set), updated in place.
+        resume (str, optional): ``tools/train.py --resume``: None (not given:
+            the config's ``resume`` decides), ``'auto'`` or a path.
+
+    Returns:
+        str: One line naming the file the run starts from and why, for the log.
+
+    A missing ``load_from`` file is left to :func:`check_load_from`
+    (``tools/train.py`` calls it when the run does not resume).
+
+    Raises:
+        FileNotFoundError: ``--resume PATH`` names a missing file, or
+            ``last_checkpoint`` points to one.
+    """
+    from mmengine.runner.checkpoint import find_latest_checkpoint
+    init = cfg.get('load_from', None)
+    wanted = resume if resume is not None else ('auto' if cfg.get('resume', False) else None)
+    if wanted not in (None, 'auto'):
+        if not osp.isfile(osp.expanduser(wanted)):
+            raise FileNotFoundError(f'--resume {wanted}: no such checkpoint file')
+        cfg.resume, cfg.load_from = True, wanted
+        return f'Start: resuming from {wanted} (--resume {wanted})'
+    if wanted == 'auto':
+        latest = find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+        if latest:
+            if not osp.isfile(latest):
+                raise FileNotFoundError(
+                    f'{osp.join(cfg.work_dir, "last_checkpoint")} names {latest}, which does '
+                    'not exist: restore it, or remove last_checkpoint to resume from nothing')
+            cfg.resume, cfg.load_from = True, None  # mmengine logs the file it resumes
+            return (f'Start: resuming from {latest} (the latest checkpoint of work_dir '
+                    f'{cfg.work_dir})')
+        if init and resume is None and osp.isfile(init) and _is_training_checkpoint(init):
+            cfg.resume = True
+            return (f'Start: resuming from load_from={init} (resume=True in the config; '
+                    f'work_dir {cfg.work_dir} has no checkpoint yet)')
+        cfg.resume = False
+        if not init:
+            return (f'Start: from the model\'s initialization (resume asked for, but work_dir '
+                    f'{cfg.work_dir} has no checkpoint yet and load_from is not set)')
+    cfg.resume = False
+    if not init:
+        return 'Start: from the model\'s initialization (load_from is not set)'
+    reason = (f'resume asked for, but work_dir {cfg.work_dir} has no checkpoint yet'
+              if wanted == 'auto' else 'no resume')
+    return f'Start: loading the weights of load_from={init} ({reason})'
+
+
 def merge_train_args(cfg: Config, args: Namespace) -> Config:
     """Apply ``tools/train.py`` arguments to a config (MMAction2 semantics).
 
@@ -354,13 +434,6 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
 
@@ -379,6 +452,7 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     derive_head_in_channels(cfg, args.cfg_options)
     resolve_pretrained2d(cfg)
+    print_log(resolve_start(cfg, args.resume), logger='current')
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)
     check_dual_sampler(cfg)

@@ -1,2 +1,2 @@
 """BEVT models: backbones, heads, algorithms, tokenizers, data preprocessors."""
-from . import algorithms, backbones, data_preprocessors, heads, tokenizers, utils  # noqa: F401
+from . import algorithms, backbones, data_preprocessors, heads, tokenizers  # noqa: F401

@@ -1,7 +1,8 @@
 # Runtime shared by every bevt_mm pretraining config: MMAction2's default runtime plus
 # atomic checkpoint writes (a killed job never leaves a half-written .pth), a stop at the
 # first non-finite loss (before it is saved), RNG states saved in checkpoints and restored
-# on --resume (the run continues exactly as the interrupted one), and our registered types.
+# on --resume (the run continues exactly as the interrupted one), gradients of an unfinished
+# accumulation saved with them (exact resume with accumulative_counts > 1), and our types.
 _base_ = 'mmaction::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['bevt_mm'], allow_failed_imports=False)
@@ -11,6 +12,7 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best=None,
                     save_last=True, backend_args=dict(backend='atomic_local')))
 
-custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook'),
+                dict(type='AccumulatedGradsHook')]
 
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)

@@ -19,7 +19,8 @@
 # --auto-scale-lr (base 8 GPUs x 8 clips = 64): 8 GPUs -> lr 3e-4, 32 GPUs -> lr 1.2e-3.
 #
 # Load the BEVT encoder with one option (a backbone checkpoint exported by
-# tools/convert/bevt_to_mmaction_swin.py):
+# tools/convert/bevt_to_mmaction_swin.py; a pretraining checkpoint such as epoch_150.pth is
+# converted on load to the same tensors; a file matching < 50 % of the backbone is refused):
 #   bash tools/dist_train.sh configs/bevt/finetune_swin_b_k400.py 8 \
 #       --cfg-options model.backbone.pretrained=work_dirs/bevt_swin_b_backbone.pth
 _base_ = 'mmaction::recognition/swin/swin-base-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py'
@@ -62,6 +63,9 @@ param_scheduler = [
 
 # Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint.
 default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+# An epoch is rarely a multiple of the 4 accumulated iterations: epoch checkpoints keep the
+# gradients not yet applied, so --resume continues exactly (docs/reliability.md).
+custom_hooks = [dict(type='AccumulatedGradsHook')]
 
 # --auto-scale-lr base: 8 GPUs x 8 clips (the unit of batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=64)

@@ -9,7 +9,8 @@
 # --auto-scale-lr (base 8 GPUs x 8 clips = 64): 8 GPUs -> lr 0.005, 32 GPUs -> lr 0.02.
 #
 # Load the encoder exported by tools/convert/bevt_timesformer_to_mmaction.py (keys
-# `backbone.*`) with `load_from`, not with `model.backbone.pretrained`:
+# `backbone.*`; `load_from` also takes the pretraining checkpoint and converts it on load to the
+# same tensors) with `load_from`, not with `model.backbone.pretrained` (refused for 3D files):
 #   python tools/convert/bevt_timesformer_to_mmaction.py BEVT.pth \
 #       work_dirs/bevt_timesformer_b_backbone.pth
 #   bash tools/dist_train.sh configs/bevt/finetune_timesformer_b_k400.py 8 \

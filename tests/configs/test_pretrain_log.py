@@ -28,6 +28,10 @@ def test_pretraining_log_has_one_frozen_line(tokenizer, bevt_media, tiny_tokeniz
     if tokenizer == 'dalle':
         cfg.model.target_generator = dict(TINY_DALLE)
         cfg.model.head.num_classes = TINY_DALLE['vocab_size']
+    # MMLogger instances are keyed by experiment name (config name + timestamp to the
+    # second): a Runner built earlier in the same second would lend this one its logger
+    # and log file, so the name is made unique.
+    cfg.experiment_name = f'pretrain_log_{tokenizer}_{tmp_path.name}'
     runner = Runner.from_cfg(cfg)
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)  # as train() does
     n_params = len(list(runner.model.target_generator.parameters()))

@@ -37,7 +37,7 @@ def _write_mp4(path: str, seed: int) -> None:
 def stock_tiny(tmp_path_factory):
     """A tiny config on MMAction2's Swin-T K400 recipe, two clips, our export."""
     from bevt_mm.models.backbones import BEVTSwinTransformer3D
-    from bevt_mm.models.utils import bevt_to_mmaction_swin
+    from bevt_mm.utils import bevt_to_mmaction_swin
     root = tmp_path_factory.mktemp('mim')
     for i in range(2):
         _write_mp4(str(root / f'v{i}.mp4'), seed=i)

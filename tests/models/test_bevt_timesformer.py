@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from bevt_mm.utils.safe_load import load_checkpoint_file
-from bevt_mm.models.utils import bevt_to_mmaction_timesformer, resize_time_embed
+from bevt_mm.utils import bevt_to_mmaction_timesformer, resize_time_embed
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FRAMES, SIZE, DIMS = 4, 64, 32
@@ -257,19 +257,19 @@ def test_export_loads_into_stock_recipe_with_equal_features(exported):
         assert torch.equal(recognizer.backbone(x), backbone(x))
 
 
-def test_stock_pretrained_route_would_overwrite_spatial_attention(exported, tmp_path):
+def test_stock_pretrained_route_refuses_what_it_would_overwrite(exported, tmp_path):
     """Why the export targets ``load_from``: stock ``pretrained=`` treats the
-    file as a ViT and copies temporal over spatial attention weights, while
-    BEVTTimeSformer(pretrained=) loads the same file exactly."""
+    file as a ViT and would copy temporal over spatial attention weights (with
+    bevt_mm imported it refuses a divided space-time file, naming the
+    converter), while BEVTTimeSformer(pretrained=) loads the same file exactly."""
+    from bevt_mm.utils import BackboneCheckpointError
     backbone, path = exported
     bare = str(tmp_path / 'bare.pth')
     sd = {k[9:]: v for k, v in load_checkpoint_file(path)['state_dict'].items()}
     torch.save(dict(state_dict=sd), bare)
-    key = 'transformer_layers.layers.0.attentions.1.attn.in_proj_weight'
     stock = TimeSformer(pretrained=bare, **TINY)
-    stock.init_weights()
-    assert torch.equal(stock.state_dict()[key], sd[key.replace('attentions.1', 'attentions.0')])
-    assert not torch.equal(stock.state_dict()[key], sd[key])
+    with pytest.raises(BackboneCheckpointError, match='bevt_timesformer_to_mmaction.py'):
+        stock.init_weights()
     for file in (bare, path):
         ours = MODELS.build(dict(type='BEVTTimeSformer', pretrained=file, **TINY))
         ours.init_weights()

@@ -11,7 +11,7 @@ from mmengine.config import Config
 
 from bevt_mm.engine.launch import merge_train_args
 from bevt_mm.models.backbones import BEVTSwinTransformer3D
-from bevt_mm.models.utils import bevt_to_mmaction_swin
+from bevt_mm.utils import bevt_to_mmaction_swin
 
 STOCK = osp.join(osp.dirname(mmaction.__file__), '.mim', 'configs', 'recognition', 'swin',
                  'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')

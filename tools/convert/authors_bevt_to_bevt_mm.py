@@ -15,7 +15,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from ckpt_io import load, save  # noqa: E402
 
-from bevt_mm.models.utils import convert_authors_bevt  # noqa: E402
+from bevt_mm.utils import convert_authors_bevt  # noqa: E402
 
 
 def main() -> None:

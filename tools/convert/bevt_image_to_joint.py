@@ -18,7 +18,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from ckpt_io import load, save  # noqa: E402
 
-from bevt_mm.models.utils import image_to_joint_checkpoint  # noqa: E402
+from bevt_mm.utils import image_to_joint_checkpoint  # noqa: E402
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from ckpt_io import load, save  # noqa: E402
 
-from bevt_mm.models.utils import bevt_to_mmaction_timesformer  # noqa: E402
+from bevt_mm.utils import bevt_to_mmaction_timesformer  # noqa: E402
 
 
 def main() -> None:

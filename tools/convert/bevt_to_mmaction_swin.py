@@ -10,7 +10,7 @@ Then fine-tune with any MMAction2 Swin recipe:
 (keys without prefix, the default), or write ``--prefix backbone.`` and use
 ``init_cfg=dict(type='Pretrained', checkpoint=OUT.pth, prefix='backbone.')`` /
 ``load_from``. ``norm3`` defaults to the decoder norm, as the authors'
-fine-tuning did (see ``bevt_to_mmaction_swin`` in bevt_mm.models.utils).
+fine-tuning did (see ``bevt_to_mmaction_swin`` in bevt_mm.utils).
 """
 import argparse
 import os.path as osp
@@ -20,7 +20,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from ckpt_io import load, save  # noqa: E402
 
-from bevt_mm.models.utils import bevt_to_mmaction_swin  # noqa: E402
+from bevt_mm.utils import bevt_to_mmaction_swin  # noqa: E402
 
 
 def main() -> None:

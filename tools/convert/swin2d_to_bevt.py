@@ -19,7 +19,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from ckpt_io import load, save  # noqa: E402
 
-from bevt_mm.models.utils import image_to_joint, swin2d_to_bevt  # noqa: E402
+from bevt_mm.utils import image_to_joint, swin2d_to_bevt  # noqa: E402
 
 
 def main() -> None:

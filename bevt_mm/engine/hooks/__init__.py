@@ -1,5 +1,6 @@
+from .accumulated_grads import AccumulatedGradsHook
 from .non_finite_loss import NonFiniteLossHook
 from .probe_hook import ProbeHook
 from .rng_state import RNGStateHook
 
-__all__ = ['NonFiniteLossHook', 'ProbeHook', 'RNGStateHook']
+__all__ = ['AccumulatedGradsHook', 'NonFiniteLossHook', 'ProbeHook', 'RNGStateHook']

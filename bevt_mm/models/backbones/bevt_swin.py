@@ -263,7 +263,7 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
     def _resize_tables(self, state_dict: Dict[str, Tensor],
                        logger: MMLogger) -> Dict[str, Tensor]:
         """Resize relative tables of another window to ``window_size``."""
-        from ..utils.checkpoint_convert import resize_relative_table
+        from ...utils.checkpoint_convert import resize_relative_table
         own = self.state_dict()
         keys = [k for k, v in state_dict.items()
                 if k.endswith('relative_position_bias_table') and k in own
@@ -283,8 +283,15 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
 
     def _load_matching(self, state_dict: Dict[str, Tensor], logger: MMLogger) -> None:
         """Load the keys this backbone has with matching shapes (relative
-        tables of another window resized); log the rest."""
+        tables of another window resized); log the rest.
+
+        Raises:
+            BackboneCheckpointError: fewer than half of this backbone's
+                tensors found (:func:`~bevt_mm.utils.backbone_load.check_backbone_match`).
+        """
+        from ...utils.backbone_load import check_backbone_match
         state_dict = self._resize_tables(state_dict, logger)
+        check_backbone_match(state_dict, self, str(self.pretrained))
         own = self.state_dict()
         mismatched = [k for k, v in state_dict.items()
                       if k in own and own[k].shape != v.shape]
@@ -298,14 +305,22 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
                               if any(k.endswith('bias_table') for k in mismatched) else ''))
 
     def load_pretrained(self, logger: MMLogger) -> None:
-        """Load ``self.pretrained`` as is: a backbone state dict, or a full
-        BEVT checkpoint whose ``backbone.*`` keys are taken.
+        """Load ``self.pretrained``: a backbone state dict, or a full
+        checkpoint whose ``backbone.*`` keys are taken. A BEVT pretraining
+        checkpoint loaded into a fine-tuning backbone (no image stream, no
+        mask token) is converted as ``tools/convert/bevt_to_mmaction_swin.py``
+        exports it (the decoder norm becomes ``norm3``), so it loads what its
+        export loads.
 
         Args:
             logger (MMLogger): Logger for the load report.
         """
-        from ..utils.checkpoint_convert import get_state_dict
+        from ...utils.backbone_load import prepare_backbone_state
+        from ...utils.checkpoint_convert import get_state_dict
         state_dict = get_state_dict(_load_checkpoint(self.pretrained, map_location='cpu'))
+        state_dict, note = prepare_backbone_state(state_dict, self)
+        if note:
+            logger.info(f'BEVTSwinTransformer3D: {self.pretrained}: {note}')
         if any(k.startswith('backbone.') for k in state_dict):
             state_dict = {k[9:]: v for k, v in state_dict.items() if k.startswith('backbone.')}
         self._load_matching(state_dict, logger)
@@ -314,12 +329,12 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
         """Load a 2D checkpoint (``self.pretrained``) into both streams.
 
         Accepts an original Swin, an mmpretrain Swin or a BEVT image-stream
-        checkpoint; see :func:`bevt_mm.models.utils.image_to_joint`.
+        checkpoint; see :func:`bevt_mm.utils.image_to_joint`.
 
         Args:
             logger (MMLogger): Logger for the load report.
         """
-        from ..utils.checkpoint_convert import image_to_joint, swin2d_to_bevt
+        from ...utils.checkpoint_convert import image_to_joint, swin2d_to_bevt
         checkpoint = _load_checkpoint(self.pretrained, map_location='cpu')
         state_dict = image_to_joint(swin2d_to_bevt(checkpoint), window_size=self.window_size,
                                     patch_size=self.patch_size)

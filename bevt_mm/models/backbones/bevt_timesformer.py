@@ -127,7 +127,7 @@ class BEVTTimeSformer(TimeSformer):
         if not isinstance(self.pretrained, str):
             super().init_weights()
             return
-        from ..utils.checkpoint_convert import get_state_dict
+        from ...utils.checkpoint_convert import get_state_dict
         logger = MMLogger.get_current_instance()
         state_dict = get_state_dict(_load_checkpoint(self.pretrained, map_location='cpu'))
         if any(k.startswith('backbone.') for k in state_dict):
@@ -135,6 +135,8 @@ class BEVTTimeSformer(TimeSformer):
         if any('.attentions.1.' in k for k in state_dict):
             # divided space-time layout: load as is (the stock loader would
             # overwrite the spatial attention with the temporal one)
+            from ...utils.backbone_load import check_backbone_match
+            check_backbone_match(state_dict, self, self.pretrained)
             trunc_normal_(self.pos_embed, std=.02)
             trunc_normal_(self.cls_token, std=.02)
             msg = self.load_state_dict(state_dict, strict=False)

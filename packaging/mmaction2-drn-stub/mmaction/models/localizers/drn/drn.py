@@ -15,3 +15,8 @@ class DRN(BaseModel):
 
     def __init__(self, *args, **kwargs) -> None:
         raise ImportError(MESSAGE)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - never built
+        """Never reached: defined so the class is not abstract and building it
+        raises the ImportError above instead of a TypeError."""
+        raise ImportError(MESSAGE)

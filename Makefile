@@ -18,7 +18,7 @@ $(STAMP): setup.cfg setup.py $(CONSTRAINTS) $(DRN_STUB)/pyproject.toml tools/ins
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade "pip>=23"
 	sh tools/install_ffmpeg_libs.sh
-	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[all]"
+	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[all,mmcv-lite]"
 	$(PY) -m pip install -c $(CONSTRAINTS) --no-deps openmim==0.3.9
 	$(PY) -c "import mmaction.models" 2>/dev/null || $(PY) -m pip install -c $(CONSTRAINTS) --no-deps ./$(DRN_STUB)
 	$(PY) -c "import mmaction.models, bevt_mm; print('bevt_mm', bevt_mm.__version__, 'shims:', bevt_mm.compat.APPLIED)"

@@ -20,10 +20,11 @@ if [ $# -gt 0 ]; then
     "$PY" -m pip install -q "$@"
 fi
 OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
 STACK='^(torch|torchvision|triton|nvidia-[a-z0-9-]+|cuda-[a-z0-9-]+)=='
 "$PY" -m pip freeze --all > "$OUT/before.txt"
 echo "== the environment's torch stack before:"
-grep -iE "$STACK" "$OUT/before.txt" | grep -iE '^(torch|torchvision)=='
+grep -iE "$STACK" "$OUT/before.txt" | grep -iE '^(torch|torchvision)==' || echo "   (no torch)"
 echo "   ($(grep -ciE "$STACK" "$OUT/before.txt") torch/CUDA packages)"
 
 EXTRAS=${EXTRAS:-mmcv-lite,mim,tests}

@@ -5,8 +5,11 @@
 # Called by `make venv`.
 set -u
 
-have_ffmpeg() {  # FFmpeg 4.4 .. 8.x shared libraries (libavcodec 58 .. 62)
-    ldconfig -p 2>/dev/null | grep -qE 'libavcodec\.so\.(58|59|60|61|62) '
+have_ffmpeg() {  # the seven shared libraries of one FFmpeg 4.4 .. 8.x (libavcodec 58 .. 62)
+    libs=$(ldconfig -p 2>/dev/null)
+    for lib in avcodec avformat avutil avdevice avfilter swscale swresample; do
+        echo "$libs" | grep -qE "lib$lib\.so\.[0-9]+ " || return 1
+    done
 }
 
 # One line per FFmpeg release: the Debian/Ubuntu packages of its seven libraries.

@@ -362,9 +362,9 @@ def patch_backbone_loading() -> bool:
 
     def load_state_dict(module, state_dict, strict=False, logger=None):
         from bevt_mm.utils import backbone_load as bl
+        name, source['file'] = source['file'] or 'the checkpoint', None  # this load's file only
         backbone, prefix = bl.find_video_backbone(module)
         if backbone is not None and not strict:
-            name = source['file'] or 'the checkpoint'
             metadata = getattr(state_dict, '_metadata', None)
             state_dict, note = bl.prepare_backbone_state(dict(state_dict), backbone, prefix)
             found, total = bl.check_backbone_match(state_dict, backbone, name, prefix)

@@ -25,7 +25,7 @@ from typing import Dict, Optional
 
 import torch
 from mmaction.registry import HOOKS
-from mmengine.dist import all_reduce, get_dist_info
+from mmengine.dist import all_reduce_params, get_dist_info
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import is_model_wrapper
 from torch import Tensor
@@ -72,10 +72,17 @@ class AccumulatedGradsHook(Hook):
         _, world_size = get_dist_info()
         if world_size == 1 or not pending_iterations(runner):
             return
-        grads = {name: g.clone() for name, g in _grads(runner).items()}
-        for g in grads.values():
-            all_reduce(g, op='mean')
-        self._reduced = grads
+        # Every rank reduces the same list (each trainable parameter, zeros where this rank has
+        # no gradient, plus one has-gradient flag per parameter) in one coalesced call: which
+        # parameters hold a gradient can differ between ranks between DDP syncs.
+        params = [(name, p) for name, p in _model(runner).named_parameters() if p.requires_grad]
+        grads = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
+                 for _, p in params]
+        flags = torch.tensor([float(p.grad is not None) for _, p in params],
+                             device=grads[0].device if grads else None)
+        all_reduce_params(grads + [flags], coalesce=True, op='mean')
+        self._reduced = {name: g for (name, _), g, flag in zip(params, grads, flags.tolist())
+                         if flag > 0}
 
     def _saves_now(self, runner, by_epoch: bool) -> bool:
         for hook in runner.hooks:

@@ -53,8 +53,11 @@ upstream code.
    converted as the export tools convert it, and a load that finds fewer
    than half of the backbone's tensors raises naming the file and the
    converter; ``TimeSformer(pretrained=...)`` refuses a divided space-time
-   (3D) checkpoint instead of overwriting its spatial attention. Loads that
-   fit are unchanged (same tensors loaded, same warnings).
+   (3D) checkpoint instead of overwriting its spatial attention; a stock
+   ``SwinTransformer3D(pretrained2d=True)`` (the stock Swin recipes) given a
+   video (3D) checkpoint, such as our export, loads it as such with a warning
+   instead of failing with ``KeyError: 'model'`` in its 2D inflation. Loads
+   that fit are unchanged (same tensors loaded, same warnings).
 
 Before any shim, :func:`check_mmcv` checks that some mmcv (``mmcv-lite`` or
 full ``mmcv``, which install into the same ``mmcv/`` folder) in the range
@@ -64,6 +67,7 @@ import importlib.util
 import os.path as osp
 import sys
 import types
+import warnings
 from collections import OrderedDict
 from typing import List
 
@@ -345,7 +349,7 @@ def patch_backbone_loading() -> bool:
     Returns:
         bool: True if patched, False if already patched.
     """
-    from mmaction.models.backbones import timesformer
+    from mmaction.models.backbones import swin, timesformer
     from mmengine.runner import checkpoint as mm_checkpoint
 
     from mmengine.logging import print_log
@@ -393,13 +397,39 @@ def patch_backbone_loading() -> bool:
                     + bl.CONVERTERS['timesformer'] + '.')
         return init_weights(self, pretrained)
 
-    for fn in (load_checkpoint, load_state_dict, timesformer_init_weights):
+    inflate_weights = swin.SwinTransformer3D.inflate_weights
+
+    def swin_inflate_weights(self, logger):
+        # pretrained2d=True: ``pretrained`` should be a 2D ImageNet Swin ('model' dict)
+        path = self.pretrained
+        checkpoint = mm_checkpoint._load_checkpoint(path, map_location='cpu')
+        if isinstance(checkpoint, dict) and 'model' in checkpoint:
+            return inflate_weights(self, logger)
+        state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
+        from bevt_mm.utils import backbone_load as bl
+        weight = next((v for k, v in state.items() if k.endswith('patch_embed.proj.weight')
+                       and not k.startswith(('head.', 'cls_head.'))), None)
+        if getattr(weight, 'dim', lambda: 0)() != 5 and not bl.is_pretraining_checkpoint(state):
+            raise ValueError(f'model.backbone.pretrained={path!r} with pretrained2d=True must '
+                             "be a 2D ImageNet Swin checkpoint (a 'model' dict); it is not, nor "
+                             'a 3D video Swin. For an exported BEVT encoder set '
+                             'model.backbone.pretrained2d=False.')
+        warnings.warn(f'model.backbone.pretrained={path!r} holds 3D (video) Swin weights: loaded '
+                      'as such, as with model.backbone.pretrained2d=False (True inflates a 2D '
+                      'ImageNet Swin).')
+        self.pretrained2d = False
+        source['file'] = path
+        mm_checkpoint._load_checkpoint_to_model(self, checkpoint, strict=False,
+                                                revise_keys=[(r'^backbone\.', '')])
+
+    for fn in (load_checkpoint, load_state_dict, timesformer_init_weights, swin_inflate_weights):
         fn._bevt_patched = True
     load_state_dict.__doc__ = original.__doc__
     mm_checkpoint.CheckpointLoader.load_checkpoint = classmethod(load_checkpoint)
     mm_checkpoint.load_state_dict = load_state_dict
     timesformer.load_state_dict = load_state_dict
     timesformer.TimeSformer.init_weights = timesformer_init_weights
+    swin.SwinTransformer3D.inflate_weights = swin_inflate_weights
     return True
 
 

@@ -264,46 +264,6 @@ def derive_head_in_channels(cfg: Config, options: Optional[Dict[str, Any]] = Non
         head.in_channels = channels
 
 
-def resolve_pretrained2d(cfg: Config) -> None:
-    """Load a video (3D) Swin checkpoint given as ``pretrained`` of a stock
-    ``SwinTransformer3D`` as such, in place.
-
-    Stock MMAction2 Swin recipes set ``pretrained2d=True``: ``pretrained`` is
-    then an ImageNet 2D Swin whose ``'model'`` dict is inflated over time,
-    and an exported BEVT encoder (3D weights) failed with ``KeyError:
-    'model'``. A local file without ``'model'`` whose patch embedding is 3D
-    gets ``pretrained2d=False`` (with a warning); any other file without
-    ``'model'`` is an error naming the key.
-
-    Raises:
-        ValueError: if the file is neither a 2D ImageNet Swin nor a 3D one.
-    """
-    model = cfg.get('model', None)
-    backbone = model.get('backbone', None) if isinstance(model, dict) else None
-    if (not isinstance(backbone, dict)
-            or str(backbone.get('type', '')).split('.')[-1] != 'SwinTransformer3D'
-            or not backbone.get('pretrained2d', True)):
-        return
-    path = backbone.get('pretrained', None)
-    if not isinstance(path, str) or not osp.isfile(osp.expanduser(path)):
-        return
-    from bevt_mm.utils.safe_load import load_checkpoint_file
-    ckpt = load_checkpoint_file(osp.expanduser(path), map_location='cpu')
-    if isinstance(ckpt, dict) and 'model' in ckpt:
-        return  # a 2D ImageNet Swin, to be inflated
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
-    weight = state.get('patch_embed.proj.weight', state.get('backbone.patch_embed.proj.weight'))
-    if getattr(weight, 'dim', lambda: 0)() != 5:
-        raise ValueError(f'model.backbone.pretrained={path!r} with pretrained2d=True must be a '
-                         "2D ImageNet Swin checkpoint (a 'model' dict); it is not, nor a 3D "
-                         'video Swin. For an exported BEVT encoder set '
-                         'model.backbone.pretrained2d=False.')
-    warnings.warn(f'model.backbone.pretrained={path!r} holds 3D (video) Swin weights: loading '
-                  'it with model.backbone.pretrained2d=False (True inflates a 2D ImageNet '
-                  'Swin).')
-    backbone.pretrained2d = False
-
-
 def default_work_dir(cfg: Config, config_path: str, work_dir: str = None) -> None:
     """Set ``cfg.work_dir``: CLI value > value in the file > ``work_dirs/<config name>``."""
     if work_dir is not None:
@@ -451,7 +411,6 @@ def merge_train_args(cfg: Config, args: Namespace) -> Config:
         check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     derive_head_in_channels(cfg, args.cfg_options)
-    resolve_pretrained2d(cfg)
     print_log(resolve_start(cfg, args.resume), logger='current')
     adapt_to_device(cfg)
     drop_timeout_without_workers(cfg)

@@ -18,9 +18,11 @@
 # - 8 clips per GPU [R]; 8 GPUs [M] (the released config does not state its GPU count):
 # --auto-scale-lr (base 8 GPUs x 8 clips = 64): 8 GPUs -> lr 3e-4, 32 GPUs -> lr 1.2e-3.
 #
-# Load the BEVT encoder with one option (a backbone checkpoint exported by
-# tools/convert/bevt_to_mmaction_swin.py; a pretraining checkpoint such as epoch_150.pth is
-# converted on load to the same tensors; a file matching < 50 % of the backbone is refused):
+# The backbone is BEVTFinetuneSwinTransformer3D: stock SwinTransformer3D's parameters and output
+# with BEVT's checked loading. Load the BEVT encoder with one option (the backbone exported by
+# tools/convert/bevt_to_mmaction_swin.py, or the pretraining checkpoint itself, e.g.
+# epoch_150.pth, converted on load to the same tensors; a file matching < 50 % of the backbone
+# is refused):
 #   bash tools/dist_train.sh configs/bevt/finetune_swin_b_k400.py 8 \
 #       --cfg-options model.backbone.pretrained=work_dirs/bevt_swin_b_backbone.pth
 _base_ = 'mmaction::recognition/swin/swin-base-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py'
@@ -29,6 +31,7 @@ custom_imports = dict(imports=['bevt_mm'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
+        type='BEVTFinetuneSwinTransformer3D',
         pretrained=None,  # set to the exported BEVT backbone checkpoint
         pretrained2d=False,  # the BEVT checkpoint is already 3D
         window_size=(8, 7, 7),

@@ -18,6 +18,7 @@ _base_ = ['mmaction::_base_/models/swin_tiny.py', '../_base_/bevt_runtime.py']
 
 model = dict(
     backbone=dict(
+        type='BEVTFinetuneSwinTransformer3D',  # stock SwinTransformer3D + BEVT's checked loading
         arch=dict(_delete_=True, embed_dims=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8]),
         window_size=(4, 4, 4),
         pretrained=None,  # the exported BEVT encoder (tools/convert/bevt_to_mmaction_swin.py)

@@ -196,3 +196,85 @@ def test_decoder_benchmark_tool_runs_on_a_real_clip(clips, load_tool, capsys):
     assert [r['decoder'] for r in rows] == decoders and all(r['cpu_ms'] > 0 for r in rows)
     out = capsys.readouterr().out
     assert 'CPU vs decord' in out and 'identical frames from all decoders: k400-test yes' in out
+
+
+# --- Containers without presentation times: AVI (XviD/DivX, UCF-101, HMDB-51) -------------
+
+def _ffmpeg_encode(path, args, num_frames=60, fps=25):
+    """Encode the frames of ``write_indexed_clip`` (frame ``i`` carries ``i``) with the
+    ffmpeg binary of imageio-ffmpeg: ``ffmpeg -f rawvideo -i - ARGS path``."""
+    import subprocess
+
+    import imageio_ffmpeg
+    from video_clips import HEIGHT, WIDTH
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    raw = []
+    for i in range(num_frames):
+        img = np.roll(texture, 3 * i, axis=1)
+        for bit in range(8):
+            img[:16, 16 * bit:16 * (bit + 1)] = 255 if (i >> bit) & 1 else 0
+        raw.append(img.tobytes())
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-y', '-loglevel', 'error', '-f', 'rawvideo',
+                    '-pix_fmt', 'rgb24', '-s', f'{WIDTH}x{HEIGHT}', '-r', str(fps), '-i', '-',
+                    *args, path], input=b''.join(raw), check=True)
+
+
+def _ffmpeg_has_encoder(name):
+    import subprocess
+
+    import imageio_ffmpeg
+    out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-hide_banner', '-encoders'],
+                         capture_output=True, text=True).stdout
+    return any(line.split()[1:2] == [name] for line in out.splitlines())
+
+
+#: name -> (file name, ffmpeg output arguments). ``xvid``: MPEG-4 Part 2 with 2 B-frames
+#: in AVI as XviD writes it (one VOP per chunk); ``xvid_packed``: libxvid's DivX-style
+#: packed bitstream (a P-VOP and a B-VOP in one chunk, then a 6-byte N-VOP placeholder);
+#: ``mjpeg_avi`` and ``h264_mov`` (B-frames, presentation times in the container): controls.
+AVI_KINDS = {
+    'xvid': ('xvid.avi', ['-c:v', 'mpeg4', '-vtag', 'XVID', '-bf', '2', '-g', '12', '-q:v', '2']),
+    'xvid_packed': ('xvid_packed.avi', ['-c:v', 'libxvid', '-bf', '2', '-g', '12', '-q:v', '2']),
+    'mjpeg_avi': ('mjpeg.avi', ['-c:v', 'mjpeg', '-q:v', '2']),
+    'h264_mov': ('h264_bframes.mov', ['-c:v', 'libx264', '-bf', '2', '-g', '12',
+                                      '-pix_fmt', 'yuv420p']),
+}
+
+
+@pytest.fixture(scope='module')
+def avi_clips(tmp_path_factory):
+    """The files of ``AVI_KINDS`` with their PyAV reference frames (a sequential decode)."""
+    root = tmp_path_factory.mktemp('avi_clips')
+    clips = {}
+    for name, (fname, args) in AVI_KINDS.items():
+        if name == 'xvid_packed' and not _ffmpeg_has_encoder('libxvid'):
+            continue
+        path = str(root / fname)
+        _ffmpeg_encode(path, args)
+        clips[name] = (path, reference_frames(path))
+    return clips
+
+
+def _assert_player_frames(imgs, ref, inds):
+    """Frame codes as the reference; pixels close (the decoders' FFmpeg builds may round
+    MPEG-4 Part 2 IDCTs differently; a neighbouring frame differs by > 40 levels)."""
+    assert [frame_code(img) for img in imgs] == [frame_code(ref[i]) for i in inds]
+    for img, i in zip(imgs, inds):
+        assert np.abs(img.astype(np.int16) - ref[i]).mean() < 2, i
+
+
+@pytest.mark.parametrize('backend', [
+    pytest.param('torchcodec', marks=needs_torchcodec), 'decord'])
+@pytest.mark.parametrize('name', list(AVI_KINDS))
+def test_avi_and_mov_give_the_frame_at_each_index_as_a_player_shows_it(avi_clips, backend, name):
+    """Issue: XviD AVIs (no presentation times, B-frames) gave frames 0, 1, 3, 5 for indices
+    0, 2, 4, 6 under torchcodec, and were refused as 'an mp4 edit list' under decord."""
+    if name not in avi_clips:
+        pytest.skip('the ffmpeg binary of imageio-ffmpeg has no libxvid encoder')
+    path, ref = avi_clips[name]
+    n = len(ref)
+    inds = list(range(0, n, 2)) + [n - 1, 7, 3, 3, 0]
+    results = _decode(backend, path, inds)
+    assert results['total_frames'] == n
+    _assert_player_frames(results['imgs'], ref, inds)

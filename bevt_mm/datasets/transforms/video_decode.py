@@ -380,8 +380,12 @@ def _first_line(err: BaseException) -> str:
 
 
 def _key_frames_before(reader: Any, inds: np.ndarray) -> np.ndarray:
-    """The index of the keyframe at or before each of ``inds`` (torchcodec reader)."""
-    keys = np.asarray(reader._get_key_frame_indices(), dtype=np.int64)
+    """The index of the keyframe at or before each of ``inds`` (torchcodec or decord reader)."""
+    if hasattr(reader, 'get_frames_at'):
+        keys = reader._get_key_frame_indices()
+    else:
+        keys = reader.get_key_indices()
+    keys = np.asarray(keys, dtype=np.int64)
     if keys.size == 0:
         return inds
     return keys[np.maximum(np.searchsorted(keys, inds, side='right') - 1, 0)]
@@ -418,22 +422,14 @@ def decode_frames(reader: Any, frame_inds: np.ndarray, path: Optional[str] = Non
     if inds.size == 0 or inds.min() < 0 or inds.max() >= total:
         raise IndexError(f'frame_inds {inds.tolist()} of video {path} outside 0..{total - 1}: '
                          'the frame sampler must keep indices within total_frames')
-    efficient = mode == 'efficient' and not isinstance(reader, SequentialReader)
     unique, inverse = np.unique(inds, return_inverse=True)
+    if mode == 'efficient' and not isinstance(reader, SequentialReader):
+        unique, where = np.unique(_key_frames_before(reader, unique), return_inverse=True)
+        inverse = where[inverse]
     try:
         if hasattr(reader, 'get_frames_at'):  # torchcodec
-            if efficient:
-                unique, where = np.unique(_key_frames_before(reader, unique), return_inverse=True)
-                inverse = where[inverse]
             with _one_torch_thread():
                 batch = reader.get_frames_at(unique.tolist()).data.numpy()
-        elif efficient:  # decord, as DecordDecode: a fast seek lands on a keyframe
-            reader.seek(0)
-            batch = []
-            for index in unique.tolist():
-                reader.seek(index)
-                batch.append(reader.next().asnumpy())
-            batch = np.stack(batch)
         else:  # decord or SequentialReader
             batch = reader.get_batch(unique)
             batch = batch if isinstance(batch, np.ndarray) else batch.asnumpy()
@@ -444,7 +440,7 @@ def decode_frames(reader: Any, frame_inds: np.ndarray, path: Optional[str] = Non
                           f'{type(err).__name__}: {_first_line(err)}') from err
     if unique.size == inds.size and np.array_equal(unique, inds):
         return list(batch)
-    return list(batch[inverse])
+    return list(batch[inverse.reshape(-1)])
 
 
 @TRANSFORMS.register_module()

@@ -229,16 +229,27 @@ def _ffmpeg_has_encoder(name):
     return any(line.split()[1:2] == [name] for line in out.splitlines())
 
 
+MPEG4_BF = ['-c:v', 'mpeg4', '-bf', '2', '-g', '12', '-q:v', '2']
+H264_BF = ['-c:v', 'libx264', '-bf', '2', '-g', '12', '-pix_fmt', 'yuv420p']
 #: name -> (file name, ffmpeg output arguments). ``xvid``: MPEG-4 Part 2 with 2 B-frames
 #: in AVI as XviD writes it (one VOP per chunk); ``xvid_packed``: libxvid's DivX-style
 #: packed bitstream (a P-VOP and a B-VOP in one chunk, then a 6-byte N-VOP placeholder);
-#: ``mjpeg_avi`` and ``h264_mov`` (B-frames, presentation times in the container): controls.
+#: ``h264_avi``: H.264 with B-frames in AVI; ``mpeg4_mkv``/``mpeg4_mp4``: MPEG-4 Part 2
+#: with B-frames where the container has presentation times (decord's get_batch returned
+#: wrong frames); ``mjpeg_avi`` and ``h264_mov``: controls.
 AVI_KINDS = {
-    'xvid': ('xvid.avi', ['-c:v', 'mpeg4', '-vtag', 'XVID', '-bf', '2', '-g', '12', '-q:v', '2']),
+    'xvid': ('xvid.avi', MPEG4_BF + ['-vtag', 'XVID']),
     'xvid_packed': ('xvid_packed.avi', ['-c:v', 'libxvid', '-bf', '2', '-g', '12', '-q:v', '2']),
+    'h264_avi': ('h264_bframes.avi', H264_BF),
+    'mpeg4_mkv': ('mpeg4.mkv', MPEG4_BF),
+    'mpeg4_mp4': ('mpeg4.mp4', MPEG4_BF),
     'mjpeg_avi': ('mjpeg.avi', ['-c:v', 'mjpeg', '-q:v', '2']),
-    'h264_mov': ('h264_bframes.mov', ['-c:v', 'libx264', '-bf', '2', '-g', '12',
-                                      '-pix_fmt', 'yuv420p']),
+    'h264_mov': ('h264_bframes.mov', H264_BF),
+}
+#: Files whose frame indices neither library gets right (the first group of pictures lost).
+REFUSED_KINDS = {
+    'h264_ts': ('h264.ts', H264_BF),
+    'mpeg2_ps': ('mpeg2.mpg', ['-c:v', 'mpeg2video', '-bf', '2', '-g', '12', '-q:v', '2']),
 }
 
 
@@ -247,7 +258,7 @@ def avi_clips(tmp_path_factory):
     """The files of ``AVI_KINDS`` with their PyAV reference frames (a sequential decode)."""
     root = tmp_path_factory.mktemp('avi_clips')
     clips = {}
-    for name, (fname, args) in AVI_KINDS.items():
+    for name, (fname, args) in {**AVI_KINDS, **REFUSED_KINDS}.items():
         if name == 'xvid_packed' and not _ffmpeg_has_encoder('libxvid'):
             continue
         path = str(root / fname)
@@ -278,6 +289,20 @@ def test_avi_and_mov_give_the_frame_at_each_index_as_a_player_shows_it(avi_clips
     results = _decode(backend, path, inds)
     assert results['total_frames'] == n
     _assert_player_frames(results['imgs'], ref, inds)
+
+
+@pytest.mark.parametrize('backend', [
+    pytest.param('torchcodec', marks=needs_torchcodec), 'decord'])
+@pytest.mark.parametrize('name', list(REFUSED_KINDS))
+def test_mpeg_program_and_transport_streams_are_refused_with_the_reason(avi_clips, backend,
+                                                                       name):
+    """Both libraries lost the first 12 frames (index 0 gave frame 12) where a player
+    shows frame 0: the file is a DecodeError naming it, the reason and the fix."""
+    from bevt_mm.datasets.transforms import DecodeError
+    path, _ = avi_clips[name]
+    with pytest.raises(DecodeError, match='MPEG program or transport stream') as err:
+        _decode(backend, path, [0])
+    assert path in str(err.value) and 'ffmpeg -i' in str(err.value)
 
 
 # --- Order: the frames come back in the requested order, with and without repeats ---------

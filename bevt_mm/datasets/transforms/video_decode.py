@@ -23,11 +23,11 @@ The frame at index ``i`` is the ``i``-th frame a player shows:
   for each index below the last one) and the requested order is restored.
   decord ignores mp4 edit lists (``ffmpeg -ss ... -c copy`` cuts): it counts
   frames a player hides, so such files are refused under decord.
-* AVI stores no presentation times. With a codec that can reorder frames
-  (MPEG-4 Part 2 with B-frames as XviD/DivX write it, packed or not; H.264)
-  seeking by timestamp lands on the wrong frames in both libraries, so such
-  files are decoded sequentially from the first frame (decord, without
-  seeking) with either backend: :class:`SequentialReader`.
+* Where timestamps cannot place a frame (:mod:`.video_probe`: AVI with a
+  codec that may reorder frames, as XviD/DivX MPEG-4 Part 2 with B-frames;
+  under decord also MPEG-4 Part 2 in mp4 and Matroska), frames are read in
+  decoding order from the first one (:class:`SequentialReader`); MPEG
+  program/transport streams and raw streams are refused.
 
 File faults (missing, empty, garbage, truncated, audio-only, undecodable,
 edit lists under decord, frames without timestamps where decord would seek)
@@ -50,6 +50,7 @@ from mmengine.logging import print_log
 
 from mmaction.registry import TRANSFORMS
 from .loading import DecodeError
+from .video_probe import frame_access
 
 BACKENDS = ('auto', 'torchcodec', 'decord')
 #: Environment variable that overrides ``backend='auto'`` (``torchcodec`` or ``decord``).
@@ -157,63 +158,11 @@ def _source(path: str, io_backend: str, backend_args: Dict) -> Union[str, io.Byt
     return io.BytesIO(get(path, backend_args=dict(backend=io_backend, **backend_args)))
 
 
-#: AVI video FourCCs (``strf`` compression, upper case) of codecs that never reorder
-#: frames (intra-only or raw): their AVI timestamps (frame counters) are presentation
-#: times, so they are seeked as any file. Every other AVI codec is decoded sequentially.
-AVI_SEEKABLE_FOURCCS = frozenset({
-    'MJPG', 'AVRN', 'LJPG', 'JPGL', 'DMB1', 'MJPA', 'JPEG',  # Motion JPEG
-    'DVSD', 'DV25', 'DV50', 'DVH1', 'DVHD', 'DVSL', 'CDVC',  # DV
-    'HFYU', 'FFVH', 'FFV1', 'MAGY', 'LAGS',  # lossless intra
-    'DIB ', 'RGB ', 'RAW ', 'I420', 'IYUV', 'YV12', 'YUY2', 'UYVY', 'Y800', '\0\0\0\0',  # raw
-})
-
-
-def avi_video_fourcc(source: Union[str, io.BytesIO]) -> Optional[str]:
-    """The FourCC of the first video stream of an AVI file, or None for other containers.
-
-    Reads the RIFF header (first 64 KiB): the ``strf`` chunk (a
-    ``BITMAPINFOHEADER``) after the ``strh`` chunk of type ``vids``.
-
-    Returns:
-        str | None: the upper-case FourCC (``'XVID'``, ``'DIVX'``, ``'MJPG'``,
-        ...), ``''`` for an AVI whose video header cannot be read, None when
-        ``source`` is not an AVI file.
-    """
-    if isinstance(source, io.BytesIO):
-        head = source.getbuffer()[:65536].tobytes()
-    else:
-        with open(source, 'rb') as f:
-            head = f.read(65536)
-    if head[:4] != b'RIFF' or head[8:12] not in (b'AVI ', b'AVIX'):
-        return None
-    pos = head.find(b'strh')
-    while pos >= 0:
-        if head[pos + 8:pos + 12] == b'vids':
-            strf = head.find(b'strf', pos)
-            code = head[strf + 24:strf + 28] if strf >= 0 else b''
-            if len(code) < 4:
-                code = head[pos + 12:pos + 16]  # strh's fccHandler
-            return code.decode('latin-1').upper() if len(code) == 4 else ''
-        pos = head.find(b'strh', pos + 4)
-    return ''
-
-
-def needs_sequential_decoding(source: Union[str, io.BytesIO]) -> bool:
-    """Whether frame indices of ``source`` can only be trusted in decoding order.
-
-    True for an AVI file (no presentation times; its timestamps count packets
-    in decoding order) whose video codec may reorder frames (B-frames): all
-    AVI codecs except :data:`AVI_SEEKABLE_FOURCCS`.
-    """
-    fourcc = avi_video_fourcc(source)
-    return fourcc is not None and fourcc not in AVI_SEEKABLE_FOURCCS
-
-
 class SequentialReader:
     """Frames in the order the decoder outputs them (a player's order), without seeking.
 
     For files whose timestamps cannot place a frame (see
-    :func:`needs_sequential_decoding`). Decodes with decord from the first
+    :func:`.video_probe.frame_access`). Decodes with decord from the first
     frame up to the largest index asked for; asking for an earlier frame than
     the last one decoded reopens the file.
 
@@ -354,18 +303,23 @@ def open_video(path: str, source: Union[str, io.BytesIO], backend: str, num_thre
                ) -> Tuple[Any, int, float]:
     """Open ``source`` with ``backend`` (``'torchcodec'`` or ``'decord'``).
 
-    A file whose frames can only be placed in decoding order
-    (:func:`needs_sequential_decoding`: AVI with a codec that may reorder
-    frames) gets a :class:`SequentialReader` with either backend.
+    Files whose timestamps cannot place a frame (:func:`.video_probe.frame_access`)
+    get a :class:`SequentialReader` (AVI with a codec that may reorder frames,
+    with either backend; MPEG-4 Part 2 in mp4/mov/Matroska, under decord) or
+    are refused (MPEG program/transport streams, raw streams).
 
     Returns:
         tuple: ``(reader, total_frames, avg_fps)``.
 
     Raises:
-        DecodeError: see :func:`open_torchcodec`, :func:`open_decord`,
-            :class:`SequentialReader`.
+        DecodeError: a refused file; see also :func:`open_torchcodec`,
+            :func:`open_decord`, :class:`SequentialReader`.
     """
-    if needs_sequential_decoding(source):
+    access, why = frame_access(source, backend)
+    if access == 'refuse':
+        raise DecodeError(f'video {path} is {why}; re-encode it to mp4 '
+                          '(ffmpeg -i in -c:v libx264 out.mp4)')
+    if access == 'sequential':
         reader = SequentialReader(path, source, num_threads)
         return reader, reader.num_frames, reader.avg_fps
     if backend == 'torchcodec':
@@ -563,6 +517,5 @@ class TorchCodecDecode(VideoDecode):
 
 
 __all__ = ['BACKENDS', 'SequentialReader', 'TorchCodecDecode', 'TorchCodecInit', 'VideoDecode',
-           'VideoInit', 'avi_video_fourcc', 'decode_frames', 'needs_sequential_decoding',
-           'open_decord', 'open_torchcodec', 'open_video', 'resolve_video_backend',
-           'torchcodec_status']
+           'VideoInit', 'decode_frames', 'open_decord', 'open_torchcodec', 'open_video',
+           'resolve_video_backend', 'torchcodec_status']

@@ -39,6 +39,8 @@ MPEG4_PART2_FOURCCS = frozenset({
     'XVID', 'DIVX', 'DX50', 'FMP4', 'MP4V', 'M4S2', '3IV2', 'DXGM', 'BLZ0', 'UMP4', 'RMP4',
     'XVIX', 'DM4V', 'SMP4', 'LMP4', 'HDX4', 'SN40', 'GEOX', 'DIV4', 'DIV5', 'DIV6'})
 HEAD_BYTES = 1 << 16
+#: Types of the first box of an ISO-BMFF (mp4/mov) file.
+ISO_TOP_BOXES = (b'ftyp', b'moov', b'mdat', b'free', b'wide', b'skip', b'pnot')
 #: The boxes from the file to ``stsd``, one level each.
 MP4_CONTAINER_BOXES = (b'moov', b'trak', b'mdia', b'minf', b'stbl')
 
@@ -70,15 +72,12 @@ def avi_video_fourcc(head: bytes) -> Optional[str]:
     return ''
 
 
-def mp4_sample_entries(f: BinaryIO, head: bytes) -> Optional[Set[str]]:
+def mp4_sample_entries(f: BinaryIO) -> Set[str]:
     """The sample entry types (``avc1``, ``mp4v``, ``mp4a``, ...) of an mp4/mov file.
 
     Walks the box headers ``moov/trak/mdia/minf/stbl/stsd`` (``moov`` at the
-    start or the end of the file), reading a few bytes per box. Returns None
-    when ``source`` is not an ISO-BMFF file.
+    start or the end of the file), reading a few bytes per box.
     """
-    if head[4:8] not in (b'ftyp', b'moov', b'mdat', b'free', b'wide', b'skip'):
-        return None
     entries: Set[str] = set()
 
     def walk(start: int, end: int, depth: int) -> None:
@@ -136,6 +135,12 @@ def _frame_access(f: BinaryIO, backend: str) -> Tuple[str, str]:
             return 'seek', ''
         return 'sequential', (f'AVI ({fourcc.strip() or "unknown codec"}): no presentation '
                               'times, and the codec may reorder frames')
+    if head[4:8] in ISO_TOP_BOXES:  # mp4/mov
+        if backend == 'torchcodec':
+            return 'seek', ''
+        if 'mp4v' in mp4_sample_entries(f):
+            return 'sequential', 'MPEG-4 Part 2 video (mp4v) in mp4/mov'
+        return 'seek', ''
     if head[:4] == b'\0\0\1\xba' or (len(head) > 188 and head[0] == head[188] == 0x47) or (
             len(head) > 196 and head[4] == head[196] == 0x47):
         return 'refuse', ('an MPEG program or transport stream: torchcodec and decord seek to '
@@ -145,11 +150,6 @@ def _frame_access(f: BinaryIO, backend: str) -> Tuple[str, str]:
         return 'refuse', ('a raw video stream without a container: its frames carry no '
                           'timestamps to seek by')
     if backend == 'torchcodec':
-        return 'seek', ''
-    entries = mp4_sample_entries(f, head)
-    if entries is not None:
-        if 'mp4v' in entries:
-            return 'sequential', 'MPEG-4 Part 2 video (mp4v) in mp4/mov'
         return 'seek', ''
     if head[:4] == b'\x1a\x45\xdf\xa3':  # Matroska / WebM: codec IDs in the Tracks element
         vfw = head.find(b'V_MS/VFW/FOURCC')

@@ -131,6 +131,112 @@ def test_windows_lists_of_every_reader(videos, tmp_path):
     assert len(batch['inputs']) == 4 and loader.dataset.dataset.num_failed == 0
 
 
+# ---------------------------------------------------------------- file names with spaces
+@pytest.fixture(scope='module')
+def spaced(tmp_path_factory):
+    """Phone/download-tool names: 'drinking (31).mp4', 'my clip 2.mp4', 'photo (4).JPEG'."""
+    root = tmp_path_factory.mktemp('spaced')
+    names = ['drinking (31).mp4', 'my clip 2.mp4']
+    for i, name in enumerate(names):
+        write_video(str(root / name), seed=i)
+    Image.fromarray(_frames(1, 32, 0)[0]).save(root / 'photo (4).JPEG')
+    return str(root), names
+
+
+def test_names_with_spaces_are_read_by_every_list_reader(spaced, tmp_path):
+    """'drinking (31).mp4 0' stopped the labelled list ("3 fields") and the unlabelled
+    pretraining list ("label '(31).mp4' is not an integer"): a labelled line splits at its
+    last whitespace, an unlabelled one is a path."""
+    from bevt_mm.evaluation import build_probe_loader
+    root, names = spaced
+    paths = [osp.join(root, n) for n in names]
+
+    def video_list(lines, **kw):
+        ds = DATASETS.build(dict(type='RobustVideoDataset', data_prefix=dict(video=root),
+                                 ann_file=write_list(tmp_path / 'v.txt', lines),
+                                 pipeline=PIPELINE, **kw))
+        rows = [ds.get_data_info(i) for i in range(len(ds))]
+        assert all(len(ds[i]['imgs']) == CLIP for i in range(len(ds))) and ds.num_failed == 0
+        return [(r['filename'], r['label']) for r in rows]
+
+    assert video_list([f'{n} {i}' for i, n in enumerate(names)]) == [(paths[0], 0), (paths[1], 1)]
+    assert video_list([f'{n}\t1' for n in names]) == [(paths[0], 1), (paths[1], 1)]
+    assert video_list(names) == [(paths[0], -1), (paths[1], -1)]  # pretraining list
+    multi = video_list([f'{names[0]} 0 2', f'{names[1]} 3'], multi_class=True, num_classes=4)
+    assert [(p, lab.tolist()) for p, lab in multi] == [(paths[0], [1, 0, 1, 0]),
+                                                       (paths[1], [0, 0, 0, 1])]
+    for with_label, line, label in ((True, 'photo (4).JPEG 3', 3), (False, 'photo (4).JPEG', -1)):
+        images = DATASETS.build(dict(type='ImageListDataset', with_label=with_label,
+                                     ann_file=write_list(tmp_path / 'i.txt', [line]),
+                                     data_prefix=dict(img=root),
+                                     pipeline=[dict(type='LoadImageAsClip')]))
+        assert images.get_data_info(0)['img_path'] == osp.join(root, 'photo (4).JPEG')
+        assert images.get_data_info(0)['gt_label'] == label
+        assert images[0]['imgs'][0].shape == (32, 32, 3) and images.num_failed == 0
+    loader = build_probe_loader(dict(  # probe lists (tools/analysis/probe.py, ProbeHook)
+        type='VideoDataset', ann_file=write_list(tmp_path / 'p.txt', [f'{names[0]} 0']),
+        data_prefix=dict(video=root), test_mode=True,
+        pipeline=PIPELINE + [dict(type='FormatShape', input_format='NCTHW'),
+                             dict(type='PackActionInputs')]), batch_size=1)
+    batch, = list(loader)
+    assert len(batch['inputs']) == 1 and loader.dataset.dataset.num_failed == 0
+
+
+@pytest.mark.parametrize('kind', ['video', 'image'])
+@pytest.mark.parametrize('lines,problem', [
+    (['a b.mp4 0', 'c d.mp4 1 2'], '4 fields'),  # an extra integer column (rawframe list?)
+    (['a b.mp4 0', 'c.mp4 cat'], "label 'cat' is not an integer"),
+    (['a b.mp4 0', 'c d.mp4'], 'no label, unlike line 1'),
+])
+def test_names_with_spaces_keep_format_errors(tmp_path, kind, lines, problem):
+    """Spaces in names do not hide a malformed line."""
+    from bevt_mm.datasets.ann_list import AnnotationFormatError
+    cfg = (dict(type='RobustVideoDataset', data_prefix=dict(video=str(tmp_path)))
+           if kind == 'video' else dict(type='ImageListDataset', data_prefix=dict(img='')))
+    with pytest.raises(AnnotationFormatError, match='line 2: .*' + problem):
+        DATASETS.build(dict(cfg, ann_file=write_list(tmp_path / 'l.txt', lines), pipeline=[]))
+
+
+# ---------------------------------------------------------------- lists with `\` separators
+def test_windows_separators_are_read_as_meant(videos, tmp_path):
+    """'train\\abseiling\\v0.mp4 0' (a list written on Windows) was accepted, then every
+    sample "did not exist" and training stopped at the first batch."""
+    import shutil
+
+    from mmengine.logging import MMLogger
+    root = tmp_path / 'k400'
+    for i in range(2):
+        (root / 'train' / f'class{i}').mkdir(parents=True)
+        shutil.copy(osp.join(videos, f'v{i}.mp4'), root / 'train' / f'class{i}' / f'v{i}.mp4')
+        Image.fromarray(_frames(1, 32, i)[0]).save(root / 'train' / f'class{i}' / 'im.JPEG')
+    logger = MMLogger.get_instance('bevt_windows_separators')
+    lines = _Lines()
+    logger.addHandler(lines)
+    try:
+        videos_ds = DATASETS.build(dict(
+            type='RobustVideoDataset', data_prefix=dict(video=str(root)), pipeline=PIPELINE,
+            ann_file=write_list(tmp_path / 'train.txt',
+                                [f'train\\class{i}\\v{i}.mp4 {i}' for i in range(2)])))
+        images = DATASETS.build(dict(
+            type='ImageListDataset', data_prefix=dict(img=str(root)), with_label=False,
+            pipeline=[dict(type='LoadImageAsClip')],
+            ann_file=write_list(tmp_path / 'img.txt', [f'train\\class{i}\\im.JPEG'
+                                                        for i in range(2)])))
+    finally:
+        logger.removeHandler(lines)
+    assert [videos_ds.get_data_info(i)['filename'] for i in range(2)] == [
+        str(root / 'train' / f'class{i}' / f'v{i}.mp4') for i in range(2)]
+    assert [images.get_data_info(i)['img_path'] for i in range(2)] == [
+        str(root / 'train' / f'class{i}' / 'im.JPEG') for i in range(2)]
+    for i in range(2):
+        assert len(videos_ds[i]['imgs']) == CLIP and images[i]['imgs'][0].shape == (32, 32, 3)
+    assert videos_ds.num_failed == 0 and images.num_failed == 0
+    # once per list, naming it
+    assert len(lines.lines) == 2, lines.lines
+    assert 'train.txt' in lines.lines[0] and '\\' in lines.lines[0] and '/' in lines.lines[0]
+    assert 'img.txt' in lines.lines[1]
+
+
 # ---------------------------------------------------------------- item 5: labels out of range
 def test_one_based_labels_fail_when_the_dataset_is_built(videos, tmp_path):
     """Diving48-style list numbered 1..N with num_classes N: it used to build, and the first

@@ -117,6 +117,7 @@ def test_finetune_recipe_is_stock_timesformer():
         # and survives unreadable videos (RobustVideoDataset: VideoDataset + robust loading)
         assert cfg[key].dataset.type == 'RobustVideoDataset', key
         cfg[key].dataset.type = stock[key].dataset.type
+        assert cfg[key].dataset.pop('num_classes') == 400, key  # labels checked on reading
         for step in cfg[key].dataset.pipeline:  # ours decodes with VideoInit/VideoDecode
             if step.type == 'VideoInit':
                 assert step.pop('backend') == 'auto'

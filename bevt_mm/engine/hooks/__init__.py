@@ -1,6 +1,7 @@
 from .accumulated_grads import AccumulatedGradsHook
 from .non_finite_loss import NonFiniteLossHook
 from .probe_hook import ProbeHook
+from .resume import ResumeHook
 from .rng_state import RNGStateHook
 
-__all__ = ['AccumulatedGradsHook', 'NonFiniteLossHook', 'ProbeHook', 'RNGStateHook']
+__all__ = ['AccumulatedGradsHook', 'NonFiniteLossHook', 'ProbeHook', 'ResumeHook', 'RNGStateHook']

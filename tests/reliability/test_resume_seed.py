@@ -24,6 +24,8 @@ import toy_run
 from bevt_mm.engine import merge_train_args
 from bevt_mm.utils.safe_load import load_checkpoint_file
 
+from experiment_names import experiment_name
+
 
 @pytest.fixture(scope='module')
 def config(rel_media, rel_tokenizer, tmp_path_factory):
@@ -44,19 +46,19 @@ def _runner(config, work_dir, name, resume=None):
                      no_validate=False, auto_scale_lr=False, seed=None, diff_rank_seed=False,
                      deterministic=False, cfg_options=None, launcher='none')
     cfg = merge_train_args(Config.fromfile(config), args)
-    cfg.experiment_name = name
+    cfg.experiment_name = experiment_name(name)
     return Runner.from_cfg(cfg)
 
 
 @pytest.mark.slow
 def test_resume_without_seed_trains_on_the_interrupted_runs_batches(config, tmp_path):
-    reference = _runner(config, str(tmp_path / 'ref'), f'seedless_ref_{tmp_path.name}')
+    reference = _runner(config, str(tmp_path / 'ref'), 'seedless_ref')
     reference.train()
     assert reference.iter == 4
     epoch_1 = osp.join(tmp_path, 'ref', 'epoch_1.pth')
     seed = load_checkpoint_file(epoch_1)['meta']['seed']
 
-    resumed = _runner(config, str(tmp_path / 'resumed'), f'seedless_res_{tmp_path.name}',
+    resumed = _runner(config, str(tmp_path / 'resumed'), 'seedless_resumed',
                       resume=epoch_1)
     resumed.train()
     assert resumed.iter == 4

@@ -29,6 +29,8 @@ import toy_run
 from bevt_mm.engine import merge_train_args
 from bevt_mm.utils.safe_load import load_checkpoint_file
 
+from experiment_names import experiment_name
+
 
 @pytest.fixture(scope='module')
 def setup(rel_media, rel_tokenizer, tmp_path_factory):
@@ -48,7 +50,9 @@ def setup(rel_media, rel_tokenizer, tmp_path_factory):
     cfg.load_from = init
     cfg.dump(config)
     run = str(root / 'run')  # a real 2-iteration run (iter_1.pth, iter_2.pth)
-    Runner.from_cfg(merge_train_args(Config.fromfile(config), _args(config, run, None))).train()
+    cfg = merge_train_args(Config.fromfile(config), _args(config, run, None))
+    cfg.experiment_name = experiment_name('resume_start')
+    Runner.from_cfg(cfg).train()
     return dict(config=config, init=init, root=root, run=run)
 
 
@@ -64,6 +68,7 @@ def _start(config, work_dir, resume=None, cfg_resume=None):
     if cfg_resume is not None:
         cfg.resume = cfg_resume
     cfg = merge_train_args(cfg, _args(config, work_dir, resume))
+    cfg.experiment_name = experiment_name('resume_start')
     runner = Runner.from_cfg(cfg)
     runner.load_or_resume()
     return runner
@@ -138,7 +143,7 @@ def test_moved_work_dir_resumes_its_own_checkpoint(setup, tmp_path, how):
     else:
         cfg = Config.fromfile(setup['config'])
         cfg.update(work_dir=new, resume=True, load_from=None)
-    cfg.experiment_name = f'moved_{how[-6:]}_{tmp_path.name}'
+    cfg.experiment_name = experiment_name('moved')
     runner = Runner.from_cfg(cfg)
     runner.train()  # the run had finished its 2 iterations: resumes and stops
     assert runner.iter == 2

@@ -28,6 +28,8 @@ import toy_run
 from bevt_mm.engine import merge_train_args
 from bevt_mm.utils.safe_load import load_checkpoint_file
 
+from experiment_names import experiment_name
+
 
 def _free_port():
     with socket.socket() as s:
@@ -60,7 +62,7 @@ def test_resume_on_fewer_processes_follows_the_epoch_schedule(rel_media, rel_tok
                      no_validate=False, auto_scale_lr=False, seed=None, diff_rank_seed=False,
                      deterministic=False, cfg_options=None, launcher='none')
     resumed_cfg = merge_train_args(Config.fromfile(config), args)
-    resumed_cfg.experiment_name = f'world_size_{tmp_path.name}'
+    resumed_cfg.experiment_name = experiment_name('world_size')
     runner = Runner.from_cfg(resumed_cfg)
     runner.train()
     assert runner.epoch == 3

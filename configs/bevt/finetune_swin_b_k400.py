@@ -69,8 +69,10 @@ param_scheduler = [
 # Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint.
 default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
 # An epoch is rarely a multiple of the 4 accumulated iterations: epoch checkpoints keep the
-# gradients not yet applied, so --resume continues exactly (docs/reliability.md).
-custom_hooks = [dict(type='AccumulatedGradsHook'), dict(type='NumClassesCheckHook')]
+# gradients not yet applied, so --resume continues exactly; RNG states and the sampler's seed,
+# and the work dir's own checkpoint and epoch schedules on resume (docs/reliability.md).
+custom_hooks = [dict(type='AccumulatedGradsHook'), dict(type='RNGStateHook'),
+                dict(type='ResumeHook'), dict(type='NumClassesCheckHook')]
 
 # --auto-scale-lr base: 8 GPUs x 8 clips (the unit of batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=64)

@@ -27,8 +27,12 @@ model = dict(backbone=dict(pretrained=None))  # no ImageNet ViT download: load_f
 
 load_from = None  # set to the exported BEVT backbone checkpoint
 
-# Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint.
-default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+# Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint;
+# the reliability hooks of configs/_base_/bevt_runtime.py as named default hooks.
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     non_finite_loss=dict(type='NonFiniteLossHook'),
+                     rng_state=dict(type='RNGStateHook'),
+                     accumulated_grads=dict(type='AccumulatedGradsHook'))
 
 # Video decoder (docs/decoding.md): 'auto' = torchcodec (exact frames, also for edit-list mp4s)
 # when it and the FFmpeg libraries load, else decord (warns once); or 'torchcodec' / 'decord'.

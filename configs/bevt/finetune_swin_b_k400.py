@@ -62,17 +62,22 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='MMCVLinearWarmupLR', warmup_epochs=warmup_epochs, warmup_ratio=0.1,
          hold_to_epoch_end=True, by_epoch=True, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
-         end=max_epochs),
+    # no `end`/`T_max`: the Runner ends the cosine with the run (train_cfg.max_epochs)
+    dict(type='CosineAnnealingLR', eta_min=0, by_epoch=True, begin=0),
 ]
 
-# Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint.
-default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
-# An epoch is rarely a multiple of the 4 accumulated iterations: epoch checkpoints keep the
-# gradients not yet applied, so --resume continues exactly; RNG states and the sampler's seed,
-# and the work dir's own checkpoint and epoch schedules on resume (docs/reliability.md).
-custom_hooks = [dict(type='AccumulatedGradsHook'), dict(type='RNGStateHook'),
-                dict(type='ResumeHook'), dict(type='NumClassesCheckHook')]
+# Atomic checkpoint writes (bevt_mm.engine.atomic_backend) and the reliability hooks of
+# configs/_base_/bevt_runtime.py, as named default hooks (custom_hooks=[] keeps them). An epoch
+# is rarely a multiple of the 4 accumulated iterations: epoch checkpoints keep the gradients not
+# yet applied, so --resume continues exactly; RNG states and the sampler's seed, the work dir's
+# own checkpoint and epoch schedules on resume; the datasets' num_classes checked against the
+# head (docs/reliability.md).
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     non_finite_loss=dict(type='NonFiniteLossHook'),
+                     rng_state=dict(type='RNGStateHook'),
+                     accumulated_grads=dict(type='AccumulatedGradsHook'),
+                     resume=dict(type='ResumeHook'),
+                     num_classes_check=dict(type='NumClassesCheckHook'))
 
 # --auto-scale-lr base: 8 GPUs x 8 clips (the unit of batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=64)

@@ -93,7 +93,4 @@ optim_wrapper = dict(  # [R], see the header
         'backbone': dict(lr_mult=0.1)}))
 
 custom_hooks = [dict(type='EMAHook', ema_type='ExponentialMovingAverage', momentum=0.0002,
-                     interval=1, priority='ABOVE_NORMAL'),  # [R] mmcv EMAHook defaults
-                dict(type='AccumulatedGradsHook'),  # exact --resume mid-accumulation
-                dict(type='RNGStateHook'), dict(type='ResumeHook'),
-                dict(type='NumClassesCheckHook')]
+                     interval=1, priority='ABOVE_NORMAL')]  # [R] mmcv EMAHook defaults

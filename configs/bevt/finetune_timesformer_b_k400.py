@@ -25,12 +25,17 @@ num_classes = 400  # the head's and the datasets'
 model = dict(backbone=dict(type='BEVTFinetuneTimeSformer',
                            pretrained=None),  # no ImageNet ViT: set the BEVT checkpoint
              cls_head=dict(num_classes=num_classes))
-custom_hooks = [dict(type='NumClassesCheckHook')]
 
 load_from = None
 
-# Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint.
-default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+# Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint;
+# the reliability hooks of configs/_base_/bevt_runtime.py as named default hooks.
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     non_finite_loss=dict(type='NonFiniteLossHook'),
+                     rng_state=dict(type='RNGStateHook'),
+                     accumulated_grads=dict(type='AccumulatedGradsHook'),
+                     resume=dict(type='ResumeHook'),
+                     num_classes_check=dict(type='NumClassesCheckHook'))
 
 # Video decoder (docs/decoding.md): 'auto' = torchcodec (exact frames, also for edit-list mp4s)
 # when it and the FFmpeg libraries load, else decord (warns once); or 'torchcodec' / 'decord'.

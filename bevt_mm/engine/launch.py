@@ -36,8 +36,8 @@ def cpu_has_native_bf16(cpuinfo: Optional[str] = None) -> bool:
     """Whether the CPU computes bf16 natively (``avx512_bf16`` or ``amx_bf16``
     on x86, ``bf16`` on Arm), read from ``/proc/cpuinfo``.
 
-    Without it, bf16 autocast is emulated and was measured about 10x slower
-    than fp32, so CPU AMP then trains in fp32.
+    Without it, bf16 autocast is emulated and several times slower than fp32
+    (docs/install.md), so CPU AMP then trains in fp32.
 
     Args:
         cpuinfo: Text of ``/proc/cpuinfo``; read from the file when None.
@@ -92,7 +92,7 @@ def adapt_to_device(cfg: Config, native_bf16: Optional[bool] = None) -> None:
             optim_wrapper['type'] = 'OptimWrapper'  # fp32 asked for
         elif dtype != 'bfloat16' and not native_bf16:
             warnings.warn('No GPU and no native bf16 on this CPU (no avx512_bf16/amx_bf16 '
-                          'flag): mixed precision would be emulated, about 10x slower, so '
+                          'flag): mixed precision would be emulated, several times slower, so '
                           'training in fp32 (OptimWrapper; optim_wrapper.dtype=bfloat16 '
                           'forces bf16 autocast).')
             optim_wrapper['type'] = 'OptimWrapper'

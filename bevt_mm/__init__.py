@@ -8,11 +8,14 @@ only need
 Analysis and benchmark scripts live in ``tools/``, the toy demo in ``demo/``,
 toy data generation in :mod:`bevt_mm.testing` (not imported here).
 """
-from . import compat
+from .utils.stack_warnings import MMCV_LITE_OPS, ignoring
 
-compat.apply_all()
+with ignoring(*MMCV_LITE_OPS):  # mmcv-lite's missing ops, while MMAction2's models import
+    from . import compat
 
-from . import datasets, engine, evaluation, models, utils  # noqa: E402,F401
+    compat.apply_all()
+
+    from . import datasets, engine, evaluation, models, utils  # noqa: F401
 from .version import __version__  # noqa: E402,F401
 
 __all__ = ['__version__', 'compat', 'datasets', 'engine', 'evaluation', 'models', 'utils']

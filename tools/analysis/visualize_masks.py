@@ -51,6 +51,7 @@ import inspect
 import os
 import os.path as osp
 import tempfile
+import sys
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np

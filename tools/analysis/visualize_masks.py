@@ -50,8 +50,8 @@ import copy
 import inspect
 import os
 import os.path as osp
-import tempfile
 import sys
+import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np

@@ -50,20 +50,10 @@ Checked, not patched:
    raises a clear error when built) for every tool, ``mim`` included, which
    never imports bevt_mm; without it ``import bevt_mm`` stops with the
    command that installs it.
-
-7. Being moved into BEVT's types (``patch_backbone_loading``): mmengine
-   0.10.7 loads ``load_from``, ``pretrained=`` (``init_cfg``) and
-   ``init_cfg=Pretrained`` with ``strict=False`` and only warns about keys
-   that do not match, and MMAction2 1.2.0's ``TimeSformer`` copies the
-   temporal attention of any ``pretrained`` file over its spatial one. For
-   MMAction2's video backbones loads go through
-   :mod:`bevt_mm.utils.backbone_load`.
 """
 import importlib
 import importlib.util
 import os.path as osp
-import warnings
-from collections import OrderedDict
 from typing import List
 
 import torch
@@ -281,96 +271,6 @@ def patch_head_bf16_scores() -> bool:
     return True
 
 
-def patch_backbone_loading() -> bool:
-    """Check (and convert) what mmengine and TimeSformer load into video backbones.
-
-    Returns:
-        bool: True if patched, False if already patched.
-    """
-    from mmaction.models.backbones import swin, timesformer
-    from mmengine.runner import checkpoint as mm_checkpoint
-
-    from mmengine.logging import print_log
-
-    original = mm_checkpoint.load_state_dict
-    if getattr(original, '_bevt_patched', False):
-        return False
-    source = {'file': None}
-    loader = mm_checkpoint.CheckpointLoader.load_checkpoint.__func__
-
-    def load_checkpoint(cls, filename, map_location=None, logger='current'):
-        source['file'] = filename
-        return loader(cls, filename, map_location, logger)
-
-    def load_state_dict(module, state_dict, strict=False, logger=None):
-        from bevt_mm.utils import backbone_load as bl
-        name, source['file'] = source['file'] or 'the checkpoint', None  # this load's file only
-        backbone, prefix = bl.find_video_backbone(module)
-        if backbone is not None and not strict:
-            metadata = getattr(state_dict, '_metadata', None)
-            state_dict, note = bl.prepare_backbone_state(dict(state_dict), backbone, prefix)
-            found, total = bl.check_backbone_match(state_dict, backbone, name, prefix)
-            print_log(f'{name}: {found} of {total} tensors of the {type(backbone).__name__} '
-                      f'backbone found' + (f' ({note})' if note else ''), logger='current')
-            state_dict = OrderedDict(state_dict)
-            if metadata is not None:
-                state_dict._metadata = metadata
-        return original(module, state_dict, strict, logger)
-
-    init_weights = timesformer.TimeSformer.init_weights
-
-    def timesformer_init_weights(self, pretrained=None):
-        path = pretrained or self.pretrained
-        if isinstance(path, str) and type(self).init_weights is timesformer_init_weights:
-            from bevt_mm.utils import backbone_load as bl
-            from bevt_mm.utils.checkpoint_convert import get_state_dict
-            keys = get_state_dict(mm_checkpoint._load_checkpoint(path, map_location='cpu'))
-            if any('.attentions.1.' in k for k in keys) or bl.is_pretraining_checkpoint(keys):
-                raise bl.BackboneCheckpointError(
-                    f'model.backbone.pretrained={path}: a divided space-time (3D) TimeSformer '
-                    "checkpoint; the stock TimeSformer's pretrained= loader takes a 2D ViT and "
-                    'would copy the temporal attention over the spatial one. Set '
-                    'model.backbone.pretrained=None and load_from=' + path + ' (a BEVT '
-                    'pretraining checkpoint is converted on load), or export it: '
-                    + bl.CONVERTERS['timesformer'] + '.')
-        return init_weights(self, pretrained)
-
-    inflate_weights = swin.SwinTransformer3D.inflate_weights
-
-    def swin_inflate_weights(self, logger):
-        # pretrained2d=True: ``pretrained`` should be a 2D ImageNet Swin ('model' dict)
-        path = self.pretrained
-        checkpoint = mm_checkpoint._load_checkpoint(path, map_location='cpu')
-        if isinstance(checkpoint, dict) and 'model' in checkpoint:
-            return inflate_weights(self, logger)
-        state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
-        from bevt_mm.utils import backbone_load as bl
-        weight = next((v for k, v in state.items() if k.endswith('patch_embed.proj.weight')
-                       and not k.startswith(('head.', 'cls_head.'))), None)
-        if getattr(weight, 'dim', lambda: 0)() != 5 and not bl.is_pretraining_checkpoint(state):
-            raise ValueError(f'model.backbone.pretrained={path!r} with pretrained2d=True must '
-                             "be a 2D ImageNet Swin checkpoint (a 'model' dict); it is not, nor "
-                             'a 3D video Swin. For an exported BEVT encoder set '
-                             'model.backbone.pretrained2d=False.')
-        warnings.warn(f'model.backbone.pretrained={path!r} holds 3D (video) Swin weights: loaded '
-                      'as such, as with model.backbone.pretrained2d=False (True inflates a 2D '
-                      'ImageNet Swin).')
-        self.pretrained2d = False
-        source['file'] = path
-        mm_checkpoint._load_checkpoint_to_model(self, checkpoint, strict=False,
-                                                revise_keys=[(r'^backbone\.', '')])
-
-    for fn in (load_checkpoint, load_state_dict, timesformer_init_weights, swin_inflate_weights):
-        fn._bevt_patched = True
-    load_state_dict.__doc__ = original.__doc__
-    mm_checkpoint.CheckpointLoader.load_checkpoint = classmethod(load_checkpoint)
-    mm_checkpoint.load_state_dict = load_state_dict
-    timesformer.load_state_dict = load_state_dict
-    timesformer.TimeSformer.init_weights = timesformer_init_weights
-    swin.SwinTransformer3D.inflate_weights = swin_inflate_weights
-    return True
-
-
 def apply_all() -> List[str]:
     """Run the checks and apply every fix that is needed; returns the names of those applied."""
     check_mmcv()
@@ -379,8 +279,7 @@ def apply_all() -> List[str]:
     check_mmaction_models()
     for name, fn in (('checkpoint_globals', allow_checkpoint_globals),
                      ('cpu_dist_init', patch_cpu_dist_init),
-                     ('head_bf16_scores', patch_head_bf16_scores),
-                     ('backbone_loading', patch_backbone_loading)):
+                     ('head_bf16_scores', patch_head_bf16_scores)):
         if name not in APPLIED and fn():
             APPLIED.append(name)
     return list(APPLIED)

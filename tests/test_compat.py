@@ -13,6 +13,8 @@ from mmengine.runner import Runner
 from bevt_mm import compat
 from bevt_mm.utils.safe_load import load_checkpoint_file
 
+from experiment_names import experiment_name
+
 
 def _run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
@@ -123,6 +125,7 @@ def _dataset():
 
 def _runner(work_dir: str, max_epochs: int, resume: bool) -> Runner:
     return Runner(
+        experiment_name=experiment_name('compat'),
         model=_TinyRegressor(),
         work_dir=work_dir,
         train_dataloader=dict(dataset=_dataset(), batch_size=8, collate_fn=pseudo_collate,

@@ -2,7 +2,8 @@
 # atomic checkpoint writes (a killed job never leaves a half-written .pth), a stop at the
 # first non-finite loss (before it is saved), RNG states saved in checkpoints and restored
 # on --resume (the run continues exactly as the interrupted one), gradients of an unfinished
-# accumulation saved with them (exact resume with accumulative_counts > 1), and our types.
+# accumulation saved with them (exact resume with accumulative_counts > 1), a resume that finds
+# the work dir's checkpoint after a move and keeps epoch schedules in epochs, and our types.
 _base_ = 'mmaction::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['bevt_mm'], allow_failed_imports=False)
@@ -13,6 +14,6 @@ default_hooks = dict(
                     save_last=True, backend_args=dict(backend='atomic_local')))
 
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook'),
-                dict(type='AccumulatedGradsHook')]
+                dict(type='AccumulatedGradsHook'), dict(type='ResumeHook')]
 
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)

@@ -120,6 +120,7 @@ probe_set = dict(train='train_list.txt', val='val_list.txt', num_train=96, num_v
 custom_hooks = [
     dict(type='NonFiniteLossHook'),
     dict(type='RNGStateHook'),
+    dict(type='ResumeHook'),
     dict(type='AccumulatedGradsHook'),
     dict(type='ProbeHook', data_root=data_root, pipeline=probe_pipeline, interval=1,
          at_start=True, sets=dict(toy_spatial=dict(probe_set, data_prefix='spatial'),

@@ -13,6 +13,8 @@ from mmengine.runner import Runner
 from bevt_mm.engine import merge_train_args
 from bevt_mm.engine.launch import cpu_has_native_bf16
 
+from experiment_names import experiment_name
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path')
 
@@ -51,6 +53,7 @@ def _train(tmp_path, amp: bool, optim_type: str = 'OptimWrapper', **wrapper):
     model = _DtypeProbe()
     before = model.linear.weight.detach().clone()
     runner = Runner(model=model, work_dir=cfg.work_dir,
+                    experiment_name=experiment_name('cpu_amp'),
                     train_dataloader=dict(dataset=data, batch_size=4, collate_fn=pseudo_collate,
                                           sampler=dict(type='DefaultSampler', shuffle=False)),
                     optim_wrapper=cfg.optim_wrapper, train_cfg=cfg.train_cfg,

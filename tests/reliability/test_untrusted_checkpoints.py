@@ -25,6 +25,8 @@ from mmengine.runner import Runner
 
 import toy_run
 
+from experiment_names import experiment_name
+
 OPT_IN = 'BEVT_TRUST_CHECKPOINTS=1'
 CONVERT = osp.join(toy_run.ROOT, 'tools', 'convert')
 MASKS_TOOL = osp.join(toy_run.ROOT, 'tools', 'analysis', 'visualize_masks.py')
@@ -55,7 +57,9 @@ def bad(rel_media, rel_tokenizer, tmp_path_factory):
     config = str(root / 'toy.py')
     cfg = toy_run.toy_config(rel_media, rel_tokenizer, work, config, max_iters=2,
                              ckpt_interval=2)
-    Runner.from_cfg(cfg.copy()).train()
+    run_cfg = cfg.copy()
+    run_cfg.experiment_name = experiment_name('untrusted')
+    Runner.from_cfg(run_cfg).train()
     real = osp.join(work, 'iter_2.pth')
 
     # a real pretraining checkpoint with the payload in its message hub
@@ -116,6 +120,7 @@ def test_load_from(bad):
     cfg = bad['cfg'].copy()
     cfg.work_dir = osp.join(bad['root'], 'load_from')
     cfg.load_from = bad['disguised']
+    cfg.experiment_name = experiment_name('untrusted')
     runner = Runner.from_cfg(cfg)
     with pytest.raises(Exception) as err:
         runner.load_or_resume()

@@ -21,6 +21,8 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from bevt_mm.utils.safe_load import (UntrustedCheckpointError, checkpoint_globals,
                                       load_checkpoint_file)
 
+from experiment_names import experiment_name
+
 
 @pytest.fixture(autouse=True)
 def _untrusted(monkeypatch):
@@ -43,6 +45,7 @@ class _Regressor(BaseModel):
 def _runner(work_dir, max_iters, resume=False):
     data = [dict(inputs=torch.randn(4), data_samples=torch.randn(1)) for _ in range(8)]
     return Runner(
+        experiment_name=experiment_name('safe_load'),
         model=_Regressor(), work_dir=work_dir,
         train_dataloader=dict(dataset=data, batch_size=4, collate_fn=pseudo_collate,
                               sampler=dict(type='DefaultSampler', shuffle=True)),

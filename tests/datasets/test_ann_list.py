@@ -12,7 +12,8 @@ def _read(tmp_path, text, **kwargs):
 
 
 @pytest.mark.parametrize('delimiter,text', [
-    (' ', 'a b.mp4 3\nc.mp4   4\n'), ('\t', 'a b.mp4\t3\nc.mp4\t4\n'), (',', 'a b.mp4,3\nc.mp4,4\n')])
+    (' ', 'a b.mp4 3\nc.mp4   4\n'), ('\t', 'a b.mp4\t3\nc.mp4\t4\n'),
+    (',', 'a b.mp4,3\nc.mp4,4\n')])
 def test_every_delimiter_splits_at_the_last_field(tmp_path, delimiter, text):
     assert _read(tmp_path, text, delimiter=delimiter) == [('a b.mp4', 3), ('c.mp4', 4)]
 
@@ -24,6 +25,10 @@ def test_label_modes(tmp_path):
         _read(tmp_path, text)  # a multi-label list read as a single-label one
     assert _read(tmp_path, text, with_label=False) == [('x (1).mp4 0 2', -1), ('y.mp4 1', -1)]
     assert _read(tmp_path, 'x (1).mp4\ny.mp4\n') == [('x (1).mp4', -1), ('y.mp4', -1)]
+    for line, problem in (('y.mp4 1.5', "label '1.5' is not an integer"),
+                          ('y.mp4 walking', "label 'walking' is not an integer")):
+        with pytest.raises(AnnotationFormatError, match=problem):
+            _read(tmp_path, f'{line}\n')
 
 
 @pytest.mark.parametrize('labels,multi,hint', [

@@ -18,6 +18,7 @@ num_classes = 4  # the head's and the datasets'
 
 model = dict(
     backbone=dict(
+        type='BEVTFinetuneSwinTransformer3D',  # stock SwinTransformer3D + BEVT's checked loading
         arch=dict(_delete_=True, embed_dims=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8]),
         window_size=(4, 4, 4),
         pretrained=None,  # the exported BEVT encoder (tools/convert/bevt_to_mmaction_swin.py)
@@ -63,8 +64,10 @@ val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
 test_evaluator = val_evaluator
 
 max_epochs = 10
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=max_epochs,
-                 val_interval=1)
+# validates at the last epoch whatever train_cfg.max_epochs is (mmengine's loop always
+# validates at its last epoch; val_interval=max_epochs only keeps the others out)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1,
+                 val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
@@ -76,11 +79,12 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=0, by_epoch=True, begin=1,
-         end=max_epochs, convert_to_iter_based=True),
+    # no `end`/`T_max`: the cosine ends with the run (train_cfg.max_epochs sets the length)
+    dict(type='RunCosineAnnealingLR', eta_min=0, by_epoch=True, begin=1,
+         convert_to_iter_based=True),
 ]
 # --auto-scale-lr base: the toy's one process x 8 clips (the unit of batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=8)
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))
-custom_hooks = [dict(type='NumClassesCheckHook')]
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs),
+                     num_classes_check=dict(type='NumClassesCheckHook'))
 randomness = dict(seed=0)

@@ -9,6 +9,8 @@ from torch.utils.data import DataLoader
 from bevt_mm.datasets.samplers import DualDatasetSampler
 from mmaction.registry import DATA_SAMPLERS
 
+from experiment_names import experiment_name
+
 
 class _Items(BaseDataset):
     """Index dataset: item i is (tag, i)."""
@@ -177,6 +179,7 @@ class _Recorder(BaseModel):
 
 def _runner(tmp_path, name, loop, resume=False, load_from=None):
     return Runner(
+        experiment_name=experiment_name('dual_sampler'),
         model=_Recorder(), work_dir=str(tmp_path / name),
         train_dataloader=dict(batch_size=10, num_workers=0, collate_fn=dict(type='pseudo_collate'),
                               sampler=dict(type='DualDatasetSampler', videos_per_gpu=2,

@@ -12,6 +12,8 @@ from torch.utils.data import DataLoader
 
 from mmaction.registry import DATASETS
 
+from experiment_names import experiment_name
+
 SMALL = dict(scale=(64, 80), crop=64, tok=32)
 
 
@@ -100,6 +102,7 @@ def test_training_run_with_corrupt_files(media, video_pipeline, image_pipeline, 
         _video_cfg(media, video_pipeline, media['video_list_bad']),
         _image_cfg(media, image_pipeline, media['image_list_bad'])])
     runner = Runner(
+        experiment_name=experiment_name('robust_loading'),
         model=_TinyModel(2, 4),
         work_dir=str(tmp_path / 'work'),
         train_dataloader=dict(

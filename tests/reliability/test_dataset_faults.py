@@ -21,6 +21,8 @@ from PIL import Image
 
 from mmaction.registry import DATASETS
 
+from experiment_names import experiment_name
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'configs'))
 DIVING48 = osp.join(ROOT, 'configs', 'bevt', 'finetune_swin_b_diving48.py')
@@ -400,6 +402,7 @@ def test_finetune_run_survives_unreadable_videos_and_reports_them_in_val_and_tes
     cfg = shrink_recognizer_config(cfg, dict(train=train, val=val, root=videos),
                                    str(tmp_path / 'work'), num_classes=4)
     cfg.randomness = dict(seed=0)
+    cfg.experiment_name = experiment_name('dataset_faults')
     runner = Runner.from_cfg(cfg)
     lines = _Lines()
     runner.logger.addHandler(lines)
@@ -424,6 +427,7 @@ def test_finetune_run_survives_unreadable_videos_and_reports_them_in_val_and_tes
     cfg_clean.test_dataloader.dataset.ann_file = clean
     cfg_clean.work_dir = str(tmp_path / 'clean')
     cfg_clean.load_from = osp.join(cfg.work_dir, 'epoch_1.pth')
+    cfg_clean.experiment_name = experiment_name('dataset_faults_clean')
     assert Runner.from_cfg(cfg_clean).test() == metrics
 
 

@@ -1,8 +1,9 @@
 """bevt_mm: BEVT (BERT pretraining of video transformers) for MMAction2.
 
-Importing the package applies the upstream shims in :mod:`bevt_mm.compat`
-and registers every BEVT component into MMAction2's registries (scope
-``mmaction``), so configs only need
+Importing the package registers every BEVT component into MMAction2's
+registries (scope ``mmaction``) and applies the crash fixes listed in
+:mod:`bevt_mm.compat` (nothing else of the stock stack changes), so configs
+only need
 ``custom_imports = dict(imports=['bevt_mm'], allow_failed_imports=False)``.
 Analysis and benchmark scripts live in ``tools/``, the toy demo in ``demo/``,
 toy data generation in :mod:`bevt_mm.testing` (not imported here).

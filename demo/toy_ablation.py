@@ -117,7 +117,7 @@ def _inflate_image_stream(ckpt: str, out: str) -> str:
     """
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    from bevt_mm.utils.checkpoint_convert import image_to_joint_checkpoint
+    from bevt_mm.utils.checkpoint import image_to_joint_checkpoint
     cfg = Config.fromfile(PRETRAIN_CFG).model.backbone
     sd = image_to_joint_checkpoint(CheckpointLoader.load_checkpoint(ckpt, map_location='cpu'),
                                    window_size=tuple(cfg.window_size),

@@ -63,7 +63,7 @@ def random_toy_tokenizer(tmp_path_factory):
 #: Run once in a fresh interpreter (each one imports torch + mmaction2 anew, 5-10 s): a
 #: config's ``custom_imports=['bevt_mm']`` as tools/train.py and mim do, the BEVT types in
 #: the registry before anything else imports mmaction.models, then ``import mmaction.models``
-#: and its recognizer/backbone classes (needs the missing-drn shim of bevt_mm.compat).
+#: and its recognizer/backbone classes (needs the drn folder that packaging/mmaction2-drn-stub installs).
 FRESH_IMPORTS = ('from mmengine.config import Config\n'
                  'cfg = Config(dict(custom_imports=dict(imports=["bevt_mm"], '
                  'allow_failed_imports=False)))\n'

@@ -198,14 +198,12 @@ def run_benchmark(config: str,
         return fn
 
     def part_head():
-        kwargs = {}
-        for name in present:
-            kwargs[f'{name}_feats'] = tuple(f.clone().requires_grad_(True)
-                                            for f in feats_cache[name])
-            kwargs[f'{name}_target'] = targets[name]
-            kwargs[f'{name}_mask'] = present[name]['target_mask']
+        losses = {}
         with optim.optim_context(model), amp_ctx():
-            losses = model.head.loss(**kwargs)
+            for name in present:
+                feats = tuple(f.clone().requires_grad_(True) for f in feats_cache[name])
+                losses.update(model.head.loss(name, feats, targets[name],
+                                              present[name]['target_mask']))
         sum(v for k, v in losses.items() if k.startswith('loss')).backward()
 
     def part_optimizer():

@@ -286,3 +286,16 @@ def test_errors_name_the_file_or_config_key(toy, tmp_path):
     with pytest.raises(ValueError, match='does not fit the model'):
         visualize_masks(toy['cfg'], str(tmp_path / 'x.png'), checkpoint=wrong)
     assert VOCAB == toy['cfg'].model.head.num_classes
+
+
+def test_checkpoint_alone_uses_the_config_of_its_run(toy, tmp_path, capsys):
+    """A run with --cfg-options (own data): the checkpoint's meta.cfg (what mmengine stores)
+    gives the lists and the tokenizer, so no config argument is needed."""
+    ckpt = str(tmp_path / 'epoch_1.pth')
+    raw = torch.load(toy['ckpt'], weights_only=True)
+    torch.save(dict(raw, meta=dict(cfg=toy['cfg'].pretty_text)), ckpt)
+    out = str(tmp_path / 'own.png')
+    result, printed = _run_cli(['--checkpoint', ckpt, '--out', out, '--seed', '3'], capsys)
+    assert f'wrote {out}' in printed and 'masked-token accuracy of this sample' in printed
+    assert result['streams']['video']['path'] == load_sample(
+        *reversed(stream_datasets(toy['cfg'])['video']), 'video', seed=3)['path']

@@ -143,4 +143,5 @@ class MaskedTokenHead(BaseModule):
             loss = self.loss_module(logits.float(), labels)
             with torch.no_grad():
                 acc = (logits.argmax(-1) == labels).float().mean() * 100.
-        return {f'loss_{stream}': loss * self.loss_weights[stream], f'acc_{stream}': acc}
+        weight = self.loss_weights[stream]
+        return {f'loss_{stream}': loss if weight == 1 else loss * weight, f'acc_{stream}': acc}

@@ -268,19 +268,23 @@ def test_export_loads_into_stock_recipe_with_equal_features(exported):
         assert torch.equal(recognizer.backbone(x), backbone(x))
 
 
-def test_stock_pretrained_route_refuses_what_it_would_overwrite(exported, tmp_path):
-    """Why the export targets ``load_from``: stock ``pretrained=`` treats the
-    file as a ViT and would copy temporal over spatial attention weights (with
-    bevt_mm imported it refuses a divided space-time file, naming the
-    converter), while BEVTTimeSformer(pretrained=) loads the same file exactly."""
-    from bevt_mm.utils import BackboneCheckpointError
+def test_stock_pretrained_route_overwrites_what_ours_loads(exported, tmp_path):
+    """Why the fine-tuning config names BEVTFinetuneTimeSformer: stock ``pretrained=``
+    treats the file as a ViT and copies temporal over spatial attention weights (as stock,
+    with bevt_mm imported too), while our backbones load the same file exactly."""
     backbone, path = exported
     bare = str(tmp_path / 'bare.pth')
     sd = {k[9:]: v for k, v in load_checkpoint_file(path)['state_dict'].items()}
     torch.save(dict(state_dict=sd), bare)
     stock = TimeSformer(pretrained=bare, **TINY)
-    with pytest.raises(BackboneCheckpointError, match='bevt_timesformer_to_mmaction.py'):
-        stock.init_weights()
+    stock.init_weights()
+    attn = 'transformer_layers.layers.0.attentions.{}.attn.in_proj_weight'
+    assert torch.equal(stock.state_dict()[attn.format(1)], sd[attn.format(0)])
+    assert not torch.equal(stock.state_dict()[attn.format(1)], sd[attn.format(1)])
+    finetune = MODELS.build(dict(type='BEVTFinetuneTimeSformer', pretrained=bare, **TINY))
+    finetune.init_weights()
+    for k, v in stock_keys(backbone.state_dict()).items():
+        assert torch.equal(finetune.state_dict()[k], v), k
     for file in (bare, path):
         ours = MODELS.build(dict(type='BEVTTimeSformer', pretrained=file, **TINY))
         ours.init_weights()

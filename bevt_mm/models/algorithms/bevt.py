@@ -1,8 +1,10 @@
 """``BEVT``: masked image and video modeling with one backbone."""
+import logging
 from typing import Dict, List, Optional, Set, Union
 
 import torch
 from mmaction.registry import MODELS
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
@@ -25,7 +27,8 @@ class BEVT(BaseModel):
         backbone (dict): ``BEVTSwinTransformer3D`` (``final_norm=False``) or
             ``BEVTTimeSformer``.
         head (dict): ``BEVTHead`` (Swin) or ``BEVTPlainHead`` (TimeSformer);
-            ``num_classes`` must equal the tokenizer's ``vocab_size``.
+            its ``num_classes`` is set to the tokenizer's ``vocab_size`` (with
+            a warning when they differ).
         target_generator (dict): A frozen tokenizer (``forward(uint8 or float
             (N, 3, h, w)) -> (N, h/8, w/8)`` ids, attribute ``vocab_size``).
         data_preprocessor (dict, optional): Defaults to
@@ -49,6 +52,11 @@ class BEVT(BaseModel):
         self.target_generator = target_generator if isinstance(
             target_generator, nn.Module) else MODELS.build(target_generator)
         vocab = getattr(self.target_generator, 'vocab_size', None)
+        if isinstance(head, dict) and vocab is not None and vocab != self.head.num_classes:
+            print_log(f'model.head.num_classes={self.head.num_classes} follows the '
+                      f'tokenizer: {vocab} (its vocab_size)', logger='current',
+                      level=logging.WARNING)
+            self.head = MODELS.build(dict(head, num_classes=vocab))
         if vocab != self.head.num_classes:
             raise ValueError(
                 f'model.target_generator ({type(self.target_generator).__name__}) has '

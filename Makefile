@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.bevt_installed
 
-.PHONY: venv test demo clean-venv
+.PHONY: venv test test-unit demo clean-venv
 
 venv: $(STAMP)
 
@@ -27,6 +27,9 @@ $(STAMP): setup.cfg setup.py $(CONSTRAINTS) $(DRN_STUB)/pyproject.toml tools/ins
 
 test: venv
 	$(PY) -m pytest -q tests
+
+test-unit: venv
+	$(PY) -m pytest -q -m "not slow" tests
 
 demo: venv
 	$(PY) demo/toy_demo.py

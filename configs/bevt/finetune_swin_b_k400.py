@@ -29,6 +29,8 @@ _base_ = 'mmaction::recognition/swin/swin-base-p244-w877_in1k-pre_8xb8-amp-32x2x
 
 custom_imports = dict(imports=['bevt_mm'], allow_failed_imports=False)
 
+num_classes = 400  # the head's and the datasets'
+
 model = dict(
     backbone=dict(
         type='BEVTFinetuneSwinTransformer3D',
@@ -36,7 +38,7 @@ model = dict(
         pretrained2d=False,  # the BEVT checkpoint is already 3D
         window_size=(8, 7, 7),
         drop_path_rate=0.3),
-    cls_head=dict(in_channels=1024, num_classes=400))
+    cls_head=dict(in_channels=1024, num_classes=num_classes))
 
 max_epochs = 60
 warmup_epochs = 2.5
@@ -60,15 +62,22 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='MMCVLinearWarmupLR', warmup_epochs=warmup_epochs, warmup_ratio=0.1,
          hold_to_epoch_end=True, by_epoch=True, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
-         end=max_epochs),
+    # no `end`/`T_max`: the Runner ends the cosine with the run (train_cfg.max_epochs)
+    dict(type='CosineAnnealingLR', eta_min=0, by_epoch=True, begin=0),
 ]
 
-# Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint.
-default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
-# An epoch is rarely a multiple of the 4 accumulated iterations: epoch checkpoints keep the
-# gradients not yet applied, so --resume continues exactly (docs/reliability.md).
-custom_hooks = [dict(type='AccumulatedGradsHook')]
+# Atomic checkpoint writes (bevt_mm.engine.atomic_backend) and the reliability hooks of
+# configs/_base_/bevt_runtime.py, as named default hooks (custom_hooks=[] keeps them). An epoch
+# is rarely a multiple of the 4 accumulated iterations: epoch checkpoints keep the gradients not
+# yet applied, so --resume continues exactly; RNG states and the sampler's seed, the work dir's
+# own checkpoint and epoch schedules on resume; the datasets' num_classes checked against the
+# head (docs/reliability.md).
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     non_finite_loss=dict(type='NonFiniteLossHook'),
+                     rng_state=dict(type='RNGStateHook'),
+                     accumulated_grads=dict(type='AccumulatedGradsHook'),
+                     resume=dict(type='ResumeHook'),
+                     num_classes_check=dict(type='NumClassesCheckHook'))
 
 # --auto-scale-lr base: 8 GPUs x 8 clips (the unit of batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=64)
@@ -112,13 +121,17 @@ test_pipeline = [
 # RobustVideoDataset instead of the base's VideoDataset: an unreadable video (missing, truncated,
 # a codec decord lacks) is replaced and counted in training; in val/test it is left out of the
 # metric by RobustEvaluator, which logs "N of M samples unreadable" with their paths.
-# tools/train.py / test.py set the datasets' num_classes from model.cls_head.num_classes, so a
-# list with an out-of-range label (1-based) fails when the dataset is built, naming the line.
+# num_classes (the head's) makes a list with an out-of-range label (1-based) fail when the dataset
+# is built, naming the line, under any runner; NumClassesCheckHook stops a run whose head was
+# changed alone (tools/train.py and tools/test.py make the datasets follow the head).
 train_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=train_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=train_pipeline, num_classes=num_classes))
 val_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=val_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=val_pipeline, num_classes=num_classes))
 test_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=test_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=test_pipeline, num_classes=num_classes))
 val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
 test_evaluator = val_evaluator

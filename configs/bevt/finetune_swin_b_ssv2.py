@@ -27,9 +27,11 @@
 # --auto-scale-lr (base 8 GPUs x 8 clips = 64): 8 GPUs -> lr 5e-4, 32 GPUs -> lr 2e-3.
 _base_ = './finetune_swin_b_k400.py'
 
+num_classes = 174  # the head's and the datasets'
+
 model = dict(
     backbone=dict(window_size=(16, 7, 7), drop_path_rate=0.4),
-    cls_head=dict(num_classes=174, label_smooth_eps=0.1))
+    cls_head=dict(num_classes=num_classes, label_smooth_eps=0.1))
 
 dataset_type = 'RobustVideoDataset'  # as finetune_swin_b_k400.py
 data_root = 'data/sthv2/videos'
@@ -73,13 +75,13 @@ test_pipeline = [
 
 train_dataloader = dict(
     dataset=dict(type=dataset_type, ann_file=ann_file_train, data_prefix=dict(video=data_root),
-                 pipeline=train_pipeline))
+                 pipeline=train_pipeline, num_classes=num_classes))
 val_dataloader = dict(
     dataset=dict(type=dataset_type, ann_file=ann_file_val, data_prefix=dict(video=data_root),
-                 pipeline=val_pipeline, test_mode=True))
+                 pipeline=val_pipeline, test_mode=True, num_classes=num_classes))
 test_dataloader = dict(
     dataset=dict(type=dataset_type, ann_file=ann_file_val, data_prefix=dict(video=data_root),
-                 pipeline=test_pipeline, test_mode=True))
+                 pipeline=test_pipeline, test_mode=True, num_classes=num_classes))
 
 optim_wrapper = dict(  # [R], see the header
     _delete_=True, type='AmpOptimWrapper', accumulative_counts=8,
@@ -91,5 +93,4 @@ optim_wrapper = dict(  # [R], see the header
         'backbone': dict(lr_mult=0.1)}))
 
 custom_hooks = [dict(type='EMAHook', ema_type='ExponentialMovingAverage', momentum=0.0002,
-                     interval=1, priority='ABOVE_NORMAL'),  # [R] mmcv EMAHook defaults
-                dict(type='AccumulatedGradsHook')]  # exact --resume mid-accumulation
+                     interval=1, priority='ABOVE_NORMAL')]  # [R] mmcv EMAHook defaults

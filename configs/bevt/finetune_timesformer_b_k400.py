@@ -21,13 +21,21 @@ _base_ = 'mmaction::recognition/timesformer/timesformer_divST_8xb8-8x32x1-15e_ki
 
 custom_imports = dict(imports=['bevt_mm'], allow_failed_imports=False)
 
+num_classes = 400  # the head's and the datasets'
 model = dict(backbone=dict(type='BEVTFinetuneTimeSformer',
-                           pretrained=None))  # no ImageNet ViT: set the BEVT checkpoint
+                           pretrained=None),  # no ImageNet ViT: set the BEVT checkpoint
+             cls_head=dict(num_classes=num_classes))
 
 load_from = None
 
-# Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint.
-default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+# Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint;
+# the reliability hooks of configs/_base_/bevt_runtime.py as named default hooks.
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     non_finite_loss=dict(type='NonFiniteLossHook'),
+                     rng_state=dict(type='RNGStateHook'),
+                     accumulated_grads=dict(type='AccumulatedGradsHook'),
+                     resume=dict(type='ResumeHook'),
+                     num_classes_check=dict(type='NumClassesCheckHook'))
 
 # Video decoder (docs/decoding.md): 'auto' = torchcodec (exact frames, also for edit-list mp4s)
 # when it and the FFmpeg libraries load, else decord (warns once); or 'torchcodec' / 'decord'.
@@ -67,13 +75,17 @@ test_pipeline = [
 # RobustVideoDataset instead of the base's VideoDataset: an unreadable video (missing, truncated,
 # a codec decord lacks) is replaced and counted in training; in val/test it is left out of the
 # metric by RobustEvaluator, which logs "N of M samples unreadable" with their paths.
-# tools/train.py / test.py set the datasets' num_classes from model.cls_head.num_classes, so a
-# list with an out-of-range label (1-based) fails when the dataset is built, naming the line.
+# num_classes (the head's) makes a list with an out-of-range label (1-based) fail when the dataset
+# is built, naming the line, under any runner; NumClassesCheckHook stops a run whose head was
+# changed alone (tools/train.py and tools/test.py make the datasets follow the head).
 train_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=train_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=train_pipeline, num_classes=num_classes))
 val_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=val_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=val_pipeline, num_classes=num_classes))
 test_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=test_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=test_pipeline, num_classes=num_classes))
 val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
 test_evaluator = val_evaluator

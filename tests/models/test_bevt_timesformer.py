@@ -180,8 +180,8 @@ def test_plain_head_has_no_decoders_and_reuses_bevt_head_loss():
     target = torch.randint(0, VOCAB, (2, FRAMES, 4, 4))
     mask = torch.rand(2, FRAMES, 4, 4) < 0.4
     image = torch.randn(2, 4, 4, DIMS)
-    losses = head.loss(image_feats=image, image_target=target[:, 0], image_mask=mask[:, 0],
-                       video_feats=tokens, video_target=target, video_mask=mask)
+    losses = dict(head.loss('image', image, target[:, 0], mask[:, 0]))
+    losses.update(head.loss('video', tokens, target, mask))
     expected = torch.nn.functional.cross_entropy(head.classifier(tokens[mask]), target[mask])
     torch.testing.assert_close(losses['loss_video'], expected)
     expected_image = torch.nn.functional.cross_entropy(
@@ -189,10 +189,21 @@ def test_plain_head_has_no_decoders_and_reuses_bevt_head_loss():
     torch.testing.assert_close(losses['loss_image'], 0.5 * expected_image)
     assert head('video', tokens).shape == (2, FRAMES, 4, 4, VOCAB)
     with pytest.raises(ValueError, match='5-D'):
-        head.loss(video_feats=image, video_target=target[:, 0], video_mask=mask[:, 0])
+        head.loss('video', image, target[:, 0], mask[:, 0])
     normed = MODELS.build(dict(type='BEVTPlainHead', in_channels=DIMS, num_classes=VOCAB,
                                decoder_norm=True))
     assert {n.split('.')[0] for n, _ in normed.named_parameters()} == {'classifier', 'norm'}
+
+
+def test_plain_head_builds_only_its_classifier():
+    """Building BEVTPlainHead draws from the RNG exactly as its classifier
+    alone: no decoder or norm is built (and thrown away)."""
+    torch.manual_seed(0)
+    MODELS.build(dict(type='BEVTPlainHead', in_channels=DIMS, num_classes=VOCAB))
+    after_head = torch.rand(4)
+    torch.manual_seed(0)
+    torch.nn.Linear(DIMS, VOCAB)
+    torch.testing.assert_close(after_head, torch.rand(4), rtol=0, atol=0)
 
 
 def test_bevt_trains_with_timesformer():

@@ -66,7 +66,8 @@ def stock_and_ours(exported):
         if not k.endswith('relative_position_index')}
     torch.testing.assert_close(stock.backbone.layers[3].blocks[1].attn.relative_position_bias_table,
                                ours.layers[3].blocks[1].attn.relative_position_bias_table)
-    return stock.backbone.eval(), ours.eval()
+    stock.backbone.eval()  # (the stock Swin's train() returns None: no chaining)
+    return stock.backbone, ours.eval()
 
 
 @pytest.mark.parametrize('size', [(8, 224, 224), (4, 160, 160), (8, 64, 64)],
@@ -94,7 +95,8 @@ def test_toy_pretraining_backbone_is_what_the_toy_finetuning_computes():
         if 'relative_position_bias_table' in name:
             p.normal_(0, 1)
     assert fine.model.backbone.type == 'BEVTFinetuneSwinTransformer3D'
-    stock = MODELS.build(dict(fine.model.backbone, type='SwinTransformer3D')).eval()
+    stock = MODELS.build(dict(fine.model.backbone, type='SwinTransformer3D'))
+    stock.eval()
     assert type(stock).__name__ == 'SwinTransformer3D'
     stock.load_state_dict(ours.state_dict(), strict=False)
     for size in ((8, 64, 64), (16, 32, 32)):

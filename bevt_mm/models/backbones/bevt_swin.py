@@ -243,6 +243,12 @@ class BEVTSwinTransformer3D(CheckedLoadMixin, SwinTransformer3D):
             for block in layer.blocks:
                 block.attn.fused = bool(value)
 
+    def train(self, mode: bool = True) -> 'BEVTSwinTransformer3D':
+        """As the stock ``train`` (frozen stages stay frozen); returns the module, as
+        ``nn.Module.train`` does, so ``backbone.eval()`` chains."""
+        super().train(mode)
+        return self
+
     # ------------------------------------------------------------------ init
     def init_weights(self) -> None:
         """Initialize: default init, then ``pretrained`` if given.

@@ -124,13 +124,8 @@ def test_layer_rule_itself(source, target, allowed):
     assert ok == allowed
 
 
-#: scripts whose sys.path edit their owner removes in this wave (engineer `loading`); the lead
-#: empties this set when their branch is merged
-SYS_PATH_EDITS_LEFT = {
-    'tools/convert/authors_bevt_to_bevt_mm.py', 'tools/convert/bevt_image_to_joint.py',
-    'tools/convert/bevt_timesformer_to_mmaction.py', 'tools/convert/bevt_to_mmaction_swin.py',
-    'tools/convert/ckpt_io.py', 'tools/convert/dalle_encoder_to_state_dict.py',
-    'tools/convert/swin2d_to_bevt.py'}
+#: scripts still allowed to edit sys.path (none)
+SYS_PATH_EDITS_LEFT = set()
 
 
 def _edits_sys_path(path: str) -> bool:

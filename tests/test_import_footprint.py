@@ -69,9 +69,6 @@ PKG_RESOURCES_FIX = {f'{module}.{name}' for module in (
 
 
 @pytest.mark.slow
-@pytest.mark.xfail('backbone_loading' in compat.APPLIED, strict=True,
-                   reason='compat.patch_backbone_loading (5 attributes) is being moved into '
-                          "BEVT's backbone types")
 def test_import_replaces_at_most_three_stock_attributes_each_a_documented_crash_fix():
     proc = subprocess.run([sys.executable, '-c', SNAPSHOT], capture_output=True, text=True,
                           timeout=300, cwd=ROOT)

@@ -37,9 +37,12 @@ class RobustEvaluator(Evaluator):
         val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
 
     Each metric must append one result per data sample (``AccMetric``,
-    ``ConfusionMatrix`` ... do); for one that does not, the metric is
-    computed over every sample and a warning says so. ``DumpResults`` dumps
-    every sample; the unreadable ones carry ``unreadable_file``.
+    ``ConfusionMatrix`` ... do) and compute in ``compute_metrics`` (its own,
+    or one set on the instance); for one that does not, the metric is
+    computed over every sample and a warning says so. The metrics themselves
+    are not modified: their ``compute_metrics`` is called with the readable
+    samples' results. ``DumpResults`` dumps every sample; the unreadable ones
+    carry ``unreadable_file``.
 
     Args:
         metrics (dict | BaseMetric | Sequence): the metrics, as for

@@ -31,7 +31,7 @@ def test_stops_with_iteration_losses_and_last_good_checkpoint(tmp_path, poison):
     data = [dict(inputs=torch.ones(2), data_samples=float(poison) if i == 4 else 0.)
             for i in range(8)]
     runner = Runner(
-        experiment_name=experiment_name('non_finite'),
+        experiment_name=experiment_name(f'non_finite_{poison}'),
         model=_Model(), work_dir=str(tmp_path),
         train_dataloader=dict(dataset=data, batch_size=2, collate_fn=pseudo_collate,
                               sampler=dict(type='DefaultSampler', shuffle=False)),
@@ -40,7 +40,7 @@ def test_stops_with_iteration_losses_and_last_good_checkpoint(tmp_path, poison):
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False,
                                            backend_args=dict(backend='atomic_local'))),
         custom_hooks=[dict(type='NonFiniteLossHook')],
-        default_scope='mmaction', experiment_name=f'non_finite_{poison}_{tmp_path.name}')
+        default_scope='mmaction')
     with pytest.raises(FloatingPointError) as err:
         runner.train()
     message = str(err.value)

@@ -17,8 +17,8 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor
 
-from bevt_mm.models.tokenizers.base import extract_state_dict
-from bevt_mm.utils.checkpoint import bevt_to_mmaction_swin
+from bevt_mm.utils.checkpoint import (bevt_to_mmaction_swin, get_state_dict,
+                                     is_pretraining_checkpoint)
 
 #: buffers that a backbone rebuilds; never required from a checkpoint
 _DERIVED = ('relative_position_index', 'attn_mask')
@@ -26,11 +26,10 @@ _DERIVED = ('relative_position_index', 'attn_mask')
 
 def checkpoint_kind(state_dict: Dict[str, Tensor]) -> str:
     """``'bevt'``, ``'recognizer'`` or ``'backbone'`` (see the module docstring)."""
-    keys = list(state_dict)
-    if any(k.startswith(('backbone.patch_embed_2d.', 'backbone.mask_token')) for k in keys) \
-            and any(k.startswith('head.') for k in keys):
+    if any(k.startswith('backbone.') for k in state_dict) and any(
+            k.startswith('head.') for k in state_dict) and is_pretraining_checkpoint(state_dict):
         return 'bevt'
-    if any(k.startswith('backbone.') for k in keys):
+    if any(k.startswith('backbone.') for k in state_dict):
         return 'recognizer'
     return 'backbone'
 
@@ -44,23 +43,24 @@ def backbone_state_dict(path: str, window_size: Sequence[int],
         path (str): Checkpoint file (local path or any URI mmengine loads).
         window_size (Sequence[int]): Window of the recognizer's backbone.
         src_window_size (Sequence[int], optional): Window of a BEVT
-            pretraining checkpoint when it differs. Defaults to ``window_size``.
+            pretraining checkpoint; None reads it from its relative position
+            tables. Defaults to None.
 
     Returns:
         tuple[dict, str]: State dict and kind.
     """
     raw = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     try:
-        sd = extract_state_dict(raw, prefixes=('module.', ))
-    except TypeError as err:
-        raise ValueError(f'{path}: no state dict of tensors found ({err}); expected a BEVT, '
-                         'MMAction2 recognizer or exported backbone checkpoint') from None
+        sd = get_state_dict(raw)
+    except ValueError as err:
+        raise ValueError(f'{path}: {err}; expected a BEVT, MMAction2 recognizer or exported '
+                         'backbone checkpoint') from None
     kind = checkpoint_kind(sd)
     if kind == 'bevt':
-        sd = bevt_to_mmaction_swin(sd, window_size=tuple(src_window_size or window_size),
+        sd = bevt_to_mmaction_swin(sd, window_size=src_window_size,
                                    new_window_size=tuple(window_size))
     elif kind == 'recognizer':
-        sd = {k[len('backbone.'):]: v for k, v in sd.items() if k.startswith('backbone.')}
+        sd = get_state_dict(sd, 'backbone.')
     return sd, kind
 
 

@@ -3,6 +3,7 @@ import os.path as osp
 import runpy
 import sys
 
+import pytest
 import torch
 from bevt_builders import TINY_ARCH, TINY_WINDOW
 from mmaction.registry import MODELS
@@ -245,3 +246,50 @@ def test_export_resizes_tables_for_a_new_window():
     assert out['layers.0.blocks.0.attn.relative_position_index'].shape == (16 * 49, 16 * 49)
     stock = BEVTSwinTransformer3D(arch=dict(TINY_ARCH), window_size=(16, 7, 7))
     assert not stock.load_state_dict(out, strict=False).unexpected_keys
+
+
+def test_export_takes_the_video_decoder_norm_when_the_decoder_norms_are_separate(tmp_path):
+    """``BEVTHead(share_norm=False)``: stage-4 video features went through ``video_norm``,
+    never through the image stream's ``image_norm``; the export's ``norm3`` and a raw
+    checkpoint given as ``pretrained=`` both take the video one."""
+    torch.manual_seed(0)
+    bb = BEVTSwinTransformer3D(arch=dict(TINY_ARCH), window_size=TINY_WINDOW, final_norm=False)
+    head = BEVTHead(in_channels=64, num_classes=16, share_norm=False)
+    with torch.no_grad():
+        for value, norm in ((1.0, head.image_norm), (2.0, head.video_norm)):
+            norm.weight.fill_(value)
+            norm.bias.fill_(-value)
+    ckpt = {**{f'backbone.{k}': v for k, v in bb.state_dict().items()},
+            **{f'head.{k}': v for k, v in head.state_dict().items()}}
+    out = bevt_to_mmaction_swin(ckpt)
+    torch.testing.assert_close(out['norm3.weight'], torch.full((64, ), 2.0))
+    torch.testing.assert_close(out['norm3.bias'], torch.full((64, ), -2.0))
+    path = str(tmp_path / 'raw.pth')
+    torch.save(dict(state_dict=ckpt), path)
+    ours = MODELS.build(dict(type='BEVTFinetuneSwinTransformer3D', arch=dict(TINY_ARCH),
+                             window_size=TINY_WINDOW, pretrained=path))
+    ours.init_weights()
+    torch.testing.assert_close(ours.norm3.weight, torch.full((64, ), 2.0))
+
+
+def test_export_reads_the_pretraining_window_from_the_tables(tmp_path):
+    """A model pretrained with another window (the toy recipe's 4x4x4) exports without
+    --src-window-size; tables no window fits (or several do) name the flag."""
+    bb = BEVTSwinTransformer3D(arch=dict(TINY_ARCH), window_size=(4, 4, 4), final_norm=False)
+    ckpt = {**{f'backbone.{k}': v for k, v in bb.state_dict().items()},
+            **{f'head.{k}': v for k, v in BEVTHead(in_channels=64, num_classes=16)
+               .state_dict().items()}}
+    src, dst = str(tmp_path / 'toy.pth'), str(tmp_path / 'export.pth')
+    torch.save(dict(state_dict=ckpt), src)
+    run_cli('bevt_to_mmaction_swin.py', src, dst)
+    exported = load_checkpoint_file(dst)['state_dict']
+    key = 'layers.0.blocks.0.attn.relative_position_'
+    assert exported[key + 'bias_table'].shape[0] == 7**3
+    assert exported[key + 'index'].shape == (4**3, 4**3)
+    cube = bevt_to_mmaction_swin(
+        {k: (v[:15 * 15 * 15] if k.endswith('bias_table') else v) for k, v in
+         bevt_to_mmaction_swin(ckpt, new_window_size=(8, 8, 8)).items()}, norm3='backbone')
+    assert cube[key + 'index'].shape == (8**3, 8**3)  # 8x8x8: the spatial hint is not needed
+    odd = {k: (v[:100] if k.endswith('bias_table') else v) for k, v in ckpt.items()}
+    with pytest.raises(ValueError, match='--src-window-size'):
+        bevt_to_mmaction_swin(odd)

@@ -33,8 +33,10 @@ def table_window(rows: int, spatial: Optional[Sequence[int]] = None, flag: str =
 
     A table has ``(2Wd-1)(2Wh-1)(2Ww-1)`` rows. The spatial window ``spatial``
     is tried first (the recipes change the temporal window only); otherwise the
-    square spatial windows ``Wh = Ww >= 2`` whose rows divide ``rows`` with an
-    odd quotient are the candidates, and exactly one must fit.
+    candidates are the square spatial windows ``Wh = Ww >= 2`` whose rows
+    divide ``rows`` with an odd quotient and whose temporal window is at most
+    4x the spatial one (Video Swin windows: 8x7x7, 16x7x7, 2x4x4, 4x4x4), and
+    exactly one must fit.
 
     Args:
         rows (int): Rows of the table.
@@ -53,7 +55,7 @@ def table_window(rows: int, spatial: Optional[Sequence[int]] = None, flag: str =
         if wd is not None:
             return (wd, wh, ww)
     found = [(wd, s, s) for s in range(2, math.isqrt(rows) // 2 + 2)
-             if (wd := _odd_factor(rows, (2 * s - 1)**2)) is not None]
+             if (wd := _odd_factor(rows, (2 * s - 1)**2)) is not None and wd <= 4 * s]
     if len(found) != 1:
         what = f'several windows fit ({found})' if found else 'no window fits'
         raise ValueError(f'a relative position table of {rows} rows: {what}; '

@@ -46,12 +46,13 @@ import torch
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
+from mmengine.runner import set_random_seed
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-import bevt_mm  # noqa: E402,F401  (registers BEVT types)
-from bevt_mm.datasets import ImageListDataset  # noqa: E402
-from bevt_mm.models.tokenizers import VQVAETokenizer, evaluate_vqvae, train_vqvae  # noqa: E402
+import bevt_mm  # noqa: F401  (registers BEVT types)
+from bevt_mm.datasets import ImageListDataset
+from bevt_mm.models.tokenizers import VQVAETokenizer, evaluate_vqvae, train_vqvae
+from bevt_mm.models.tokenizers.vqvae_training import progress
 
 #: Architectures (all downsample 8x: 112 -> 14 tokens; ``tiny`` 4x is for tests).
 PRESETS: Dict[str, dict] = {
@@ -84,7 +85,11 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
                         help='held-out images (the last ones of the list) for evaluation')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seeds initialization, sampling and augmentation: the same seed '
+                        'gives the same run on the same machine and --workers')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='deterministic CUDA kernels (same seed, same run on a GPU too)')
     parser.add_argument('--log-every', type=int, default=100, help='steps between progress lines')
     parser.add_argument('--log-seconds', type=float, default=30,
                         help='longest time without a progress line (default 30)')
@@ -131,13 +136,15 @@ def _save(path: str, tok: VQVAETokenizer, meta: dict) -> None:
 
 
 def main(argv: List[str] = None) -> dict:
-    """Train, evaluate and save; returns the evaluation dict."""
+    """Train, evaluate and save; returns the evaluation dict and ``step_losses``."""
     args = parse_args(argv)
     # create the output folder first: a typo must not cost a finished training run
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     init_default_scope('mmaction')  # the pipelines use MMAction2/BEVT transforms
     logger = MMLogger.get_instance('train_tokenizer', log_level=logging.INFO)
-    torch.manual_seed(args.seed)
+    # python, numpy (the augmentations of the main process) and torch; worker processes get
+    # seeds from the loader's own generator
+    set_random_seed(args.seed, deterministic=args.deterministic)
     cfg = dict(PRESETS[args.preset], resolution=args.size)
     cfg.update(args.arch)
     if 'ch_mult' in cfg:
@@ -158,7 +165,8 @@ def main(argv: List[str] = None) -> dict:
                                              num_samples=10**9, generator=gen)
     loader = DataLoader(torch.utils.data.Subset(train_set, train_idx), batch_size=args.batch_size,
                         sampler=sampler, num_workers=args.workers, collate_fn=_collate,
-                        drop_last=True, persistent_workers=args.workers > 0)
+                        drop_last=True, persistent_workers=args.workers > 0,
+                        generator=torch.Generator().manual_seed(args.seed + 1))
     val = _collate([val_set[i] for i in val_idx])
 
     device = torch.device(args.device)
@@ -166,16 +174,15 @@ def main(argv: List[str] = None) -> dict:
     logger.info(f'VQVAETokenizer {cfg}: {sum(p.numel() for p in tok.parameters()) / 1e6:.2f}M '
                 f'parameters; {len(train_idx)} training / {len(val_idx)} held-out images')
     meta = dict(tokenizer_cfg=cfg, steps=args.steps, images=args.images)
-    start = time.time()
+    start = time.monotonic()
     last = dict(log=start, save=start, step=0)
 
     def on_step(step: int, out: dict) -> None:
-        now = time.time()
+        now = time.monotonic()
         last['step'] = step
         if now - last['log'] >= args.log_seconds and step % args.log_every and step != 1:
-            eta = (now - start) / step * (args.steps - step)
             logger.info(f'step {step}/{args.steps}: loss_rec {out["loss_rec"].item():.4f} '
-                        f'({(now - start) / step:.2f} s/step, about {eta / 60:.1f} min left)')
+                        f'({progress(step, args.steps, start)})')
             last['log'] = now
         elif step == 1 or step % args.log_every == 0:
             last['log'] = now
@@ -187,7 +194,7 @@ def main(argv: List[str] = None) -> dict:
 
     logger.info(f'training {args.steps} steps on {device} (first progress line after step 1)')
     try:
-        train_vqvae(tok, (b.to(device) for b in _endless(loader)), steps=args.steps,
+        trained = train_vqvae(tok, (b.to(device) for b in _endless(loader)), steps=args.steps,
                     lr=args.lr, restart_every=args.restart_every, log=logger.info,
                     log_every=args.log_every, on_step=on_step)
     except KeyboardInterrupt:
@@ -197,7 +204,7 @@ def main(argv: List[str] = None) -> dict:
                         'not evaluated)')
         raise SystemExit(130)
     stats = evaluate_vqvae(tok, val.to(device))
-    stats['train_seconds'] = time.time() - start
+    stats['train_seconds'] = time.monotonic() - start
     stats['failed_images'] = train_set.num_failed
     logger.info('held-out: reconstruction MSE {mse:.5f} vs mean image {mean_image_mse:.5f}, '
                 'PSNR {psnr:.2f} dB, codebook usage {codes_used:.0f} codes ({codebook_usage:.1%}), '
@@ -208,7 +215,7 @@ def main(argv: List[str] = None) -> dict:
     logger.info(f'saved {args.out}; use it as tokenizer=dict(type=\'VQVAETokenizer\', '
                 f'checkpoint=\'{args.out}\') (architecture {cfg} read from the file); '
                 f'head num_classes = vocab_size = {cfg["vocab_size"]}')
-    return stats
+    return dict(stats, step_losses=trained['step_losses'])
 
 
 if __name__ == '__main__':

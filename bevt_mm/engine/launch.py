@@ -166,38 +166,104 @@ def _leaves(node: Any, prefix: str = '') -> Iterator[Tuple[str, Any]]:
         yield prefix, node
 
 
+def _reread_with(filename: str, name: str, value: Any) -> Optional[Config]:
+    """The config file read again with its top-level ``name = ...`` assigned
+    ``value`` (a copy in a temporary folder, ``_base_`` paths made absolute),
+    or None when the file does not assign ``name`` itself."""
+    import ast
+    import tempfile
+    with open(filename, encoding='utf-8') as f:
+        source = f.read()
+    tree = ast.parse(source)
+    spans = []  # (node, new source) of the value nodes to replace
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            continue
+        target = node.targets[0].id
+        if target == name and not any(t == name for t, _ in spans):
+            spans.append((name, (node.value, repr(value))))
+        elif target == '_base_':
+            try:
+                bases = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            folder = osp.dirname(osp.abspath(filename))
+
+            def absolute(path):
+                return path if '::' in path or osp.isabs(path) else osp.join(folder, path)
+
+            bases = ([absolute(b) for b in bases] if isinstance(bases, (list, tuple))
+                     else absolute(bases))
+            spans.append(('_base_', (node.value, repr(bases))))
+    if not any(t == name for t, _ in spans):
+        return None
+    data = source.encode('utf-8')
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    edits = sorted(((starts[n.lineno - 1] + n.col_offset,
+                     starts[n.end_lineno - 1] + n.end_col_offset, text) for _, (n, text) in spans),
+                   reverse=True)
+    for begin, stop, text in edits:
+        data = data[:begin] + text.encode('utf-8') + data[stop:]
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = osp.join(tmp, osp.basename(filename))
+        with open(copy, 'wb') as f:
+            f.write(data)
+        return Config.fromfile(copy)
+
+
 def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
     """Refuse ``--cfg-options`` that set a named value of the config file.
 
     Top-level names such as ``videos_per_gpu``, ``num_frames`` or
     ``video_ann_file`` are used while the file is read; what was computed
     from them (the sampler, the pipelines, the datasets) keeps the old value,
-    so overriding the name alone would silently change nothing.
+    so overriding the name alone would silently change nothing. The keys
+    computed from the name are found by reading the file again with the new
+    value and comparing the keys the Runner reads.
 
     Args:
         cfg: The config as loaded, before the options are merged.
         options: The parsed ``--cfg-options``.
 
     Raises:
-        ValueError: naming the keys that hold the old value, to set instead.
+        ValueError: naming the keys computed from the name with the values they
+            would take (``--cfg-options`` that work).
     """
     for key in options:
         if '.' in key or key in RUNNER_KEYS or key not in cfg or isinstance(cfg[key], dict):
             continue
-        old = cfg[key]
-        leaves = [path for path, value in _leaves({k: v for k, v in cfg.items() if k != key})
-                  if path.split('.')[0] not in ('_base_', 'auto_scale_lr')
-                  and (value == old if not isinstance(old, str) or not old
-                       else isinstance(value, str) and old in value)
-                  and type(value) is type(old)]
-        where = (f'keys holding its value {old!r}: {", ".join(leaves[:12])}'
-                 + (' ...' if len(leaves) > 12 else '') if leaves
-                 else f'no key holds its value {old!r}')
+        changed = None
+        if cfg.filename and osp.isfile(cfg.filename):
+            new = _reread_with(cfg.filename, key, options[key])
+            if new is not None:
+                old_leaves = dict(_leaves(Config.fromfile(cfg.filename).to_dict()))
+                new_leaves = dict(_leaves(new.to_dict()))
+                changed = [(path, new_leaves.get(path)) for path in new_leaves.keys()
+                           | old_leaves.keys()
+                           if path.split('.')[0] in RUNNER_KEYS
+                           and new_leaves.get(path) != old_leaves.get(path)]
+                if not changed:
+                    continue  # the Runner would see no difference
+        if changed:
+            where = ('the keys computed from it instead: --cfg-options '
+                     + ' '.join(f'{path}={value!r}' for path, value in sorted(changed)))
+        else:  # the name comes from a base file: name the keys that hold its value
+            old = cfg[key]
+            leaves = [path for path, value in _leaves({k: v for k, v in cfg.items() if k != key})
+                      if path.split('.')[0] in RUNNER_KEYS
+                      and (value == old if not isinstance(old, str) or not old
+                           else isinstance(value, str) and old in value)
+                      and type(value) is type(old)]
+            where = (f'the keys holding its value {old!r} instead: {", ".join(leaves)}'
+                     if leaves else f'the keys computed from it instead (no key holds its value '
+                     f'{old!r})')
         raise ValueError(
             f'--cfg-options {key}=...: `{key}` is a name of the config file, used while the '
             'file is read; what was computed from it keeps the old value, so this would change '
-            f'nothing. Set the keys themselves instead ({where}), or edit the name in a copy '
-            'of the config.')
+            f'nothing. Set {where}; or edit the name in a copy of the config.')
 
 
 def check_load_from(cfg: Config) -> None:

@@ -35,8 +35,8 @@ optim_wrapper = dict(accumulative_counts=1, optimizer=dict(lr=1.5e-3))  # [B]
 param_scheduler = [  # [R] form, [B] lengths: see the header
     dict(type='MMCVLinearWarmupLR', warmup_epochs=warmup_epochs, warmup_ratio=0.1,
          by_epoch=True, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
-         end=max_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=0, by_epoch=True, begin=0,
+         convert_to_iter_based=True),  # no `end`/`T_max`: ends with the run (max_epochs)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=2048)  # 32 GPUs x 64 images
 default_hooks = dict(checkpoint=dict(interval=20))

@@ -127,8 +127,8 @@ param_scheduler = [
     dict(type='MMCVLinearWarmupLR', warmup_epochs=warmup_epochs, warmup_ratio=0.1,
          by_epoch=True, convert_to_iter_based=True),
     # [R] cosine to 0 per iteration (by_epoch=False), spanning the whole run from iteration 0
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
-         end=max_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=0, by_epoch=True, begin=0,
+         convert_to_iter_based=True),  # no `end`/`T_max`: ends with the run (max_epochs)
 ]
 
 # --auto-scale-lr base: 32 GPUs x 72 samples (8 videos + 64 images), the unit of batch_size.

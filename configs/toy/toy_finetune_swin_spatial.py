@@ -16,14 +16,17 @@
 #       --cfg-options model.backbone.pretrained=work_dirs/toy/pretrain/bevt_backbone.pth
 _base_ = ['mmaction::_base_/models/swin_tiny.py', '../_base_/bevt_runtime.py']
 
+num_classes = 4  # the head's and the datasets'
+
 model = dict(
     backbone=dict(
+        type='BEVTFinetuneSwinTransformer3D',  # stock SwinTransformer3D + BEVT's checked loading
         arch=dict(_delete_=True, embed_dims=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8]),
         window_size=(4, 4, 4),
         pretrained=None,  # the exported BEVT encoder (tools/convert/bevt_to_mmaction_swin.py)
         pretrained2d=False,
         drop_path_rate=0.1),
-    cls_head=dict(in_channels=256, num_classes=4, dropout_ratio=0.3))
+    cls_head=dict(in_channels=256, num_classes=num_classes, dropout_ratio=0.3))
 
 data_root = 'data/toy/spatial'
 clip_len = 16
@@ -50,19 +53,23 @@ train_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='RobustVideoDataset', ann_file=f'{data_root}/train_list.txt',
-                 data_prefix=dict(video=data_root), pipeline=train_pipeline))
+                 data_prefix=dict(video=data_root), pipeline=train_pipeline,
+                 num_classes=num_classes))
 val_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='RobustVideoDataset', ann_file=f'{data_root}/val_list.txt',
-                 data_prefix=dict(video=data_root), pipeline=test_pipeline, test_mode=True))
+                 data_prefix=dict(video=data_root), pipeline=test_pipeline, test_mode=True,
+                 num_classes=num_classes))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
 test_evaluator = val_evaluator
 
 max_epochs = 10
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=max_epochs,
-                 val_interval=1)
+# validates at the last epoch whatever train_cfg.max_epochs is (mmengine's loop always
+# validates at its last epoch; val_interval=max_epochs only keeps the others out)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1,
+                 val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
@@ -74,13 +81,14 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=0, by_epoch=True, begin=1,
-         end=max_epochs, convert_to_iter_based=True),
+    # no `end`/`T_max`: the cosine ends with the run (train_cfg.max_epochs sets the length)
+    dict(type='RunCosineAnnealingLR', eta_min=0, by_epoch=True, begin=1,
+         convert_to_iter_based=True),
 ]
 # --auto-scale-lr base: the toy's one process x 8 clips (the unit of batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=8)
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))
-custom_hooks = []
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs),
+                     num_classes_check=dict(type='NumClassesCheckHook'))
 # Measured with the demo's BEVT encoder on toy-temporal, seeds 0-3: top-1 0.975-0.988 normal,
 # 0.225-0.288 single frame, 0.238-0.300 shuffled (from scratch, seeds 0-2: 0.988-1.000 normal).
 # lr 3e-4: at 1e-3 (a plain-PyTorch loop of this model, 1000 iterations) 1 of 3 seeds reached

@@ -97,8 +97,9 @@ optim_wrapper = dict(type='OptimWrapper',
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=warmup_epochs,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=0, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+    # no `end`/`T_max`: the cosine ends with the run (train_cfg.max_epochs sets the length)
+    dict(type='RunCosineAnnealingLR', eta_min=0, by_epoch=True, begin=warmup_epochs,
+         convert_to_iter_based=True),
 ]
 # --auto-scale-lr base: the toy's one process x 12 samples (the unit of batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=videos_per_gpu + images_per_gpu)
@@ -117,11 +118,9 @@ probe_pipeline = [
     dict(type='PackActionInputs'),
 ]
 probe_set = dict(train='train_list.txt', val='val_list.txt', num_train=96, num_val=48)
+# (the reliability hooks are named entries of default_hooks, configs/_base_/bevt_runtime.py:
+# custom_hooks=[] drops the probe only)
 custom_hooks = [
-    dict(type='NonFiniteLossHook'),
-    dict(type='RNGStateHook'),
-    dict(type='ResumeHook'),
-    dict(type='AccumulatedGradsHook'),
     dict(type='ProbeHook', data_root=data_root, pipeline=probe_pipeline, interval=1,
          at_start=True, sets=dict(toy_spatial=dict(probe_set, data_prefix='spatial'),
                                   toy_temporal=dict(probe_set, data_prefix='temporal'))),

@@ -101,7 +101,9 @@ def test_finetune_recipe_is_stock_timesformer():
     stock = Config.fromfile(osp.join(
         osp.dirname(__import__('mmaction').__file__), '.mim/configs/recognition/timesformer',
         'timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb.py'))
-    assert cfg.model.backbone.type == 'TimeSformer'
+    # the stock TimeSformer's parameters with BEVT's checked loading
+    assert cfg.model.backbone.type == 'BEVTFinetuneTimeSformer'
+    cfg.model.backbone.type = 'TimeSformer'
     assert cfg.model.backbone.attention_type == 'divided_space_time'
     assert cfg.model.backbone.pretrained is None and cfg.load_from is None
     stock.model.backbone.pretrained = None
@@ -118,6 +120,7 @@ def test_finetune_recipe_is_stock_timesformer():
         # and survives unreadable videos (RobustVideoDataset: VideoDataset + robust loading)
         assert cfg[key].dataset.type == 'RobustVideoDataset', key
         cfg[key].dataset.type = stock[key].dataset.type
+        assert cfg[key].dataset.pop('num_classes') == 400, key  # labels checked on reading
         for step in cfg[key].dataset.pipeline:  # ours decodes with VideoInit/VideoDecode
             if step.type == 'VideoInit':
                 assert step.pop('backend') == 'auto'

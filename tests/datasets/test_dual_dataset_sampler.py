@@ -75,6 +75,34 @@ def test_two_ranks_disjoint_and_cover(nv, ni, v, i, repeat):
         assert all(images.count(k) == repeat for k in range(ni))
 
 
+@pytest.mark.parametrize('epoch_length', ['max', 'video', 'image'])
+@pytest.mark.parametrize('nv,ni,v,i,world,repeat', [
+    (7, 23, 2, 5, 1, 1), (7, 23, 2, 5, 2, 1), (5, 9, 3, 2, 2, 3), (10, 3, 4, 1, 3, 1)])
+def test_uneven_sizes_keep_the_last_partial_batch(nv, ni, v, i, world, repeat, epoch_length):
+    """Stream sizes that the batches do not divide: the epoch's last batch of the stream that
+    sets the epoch length is partial; it is kept (filled from the next pass), so every sample of
+    that stream is seen each epoch, ``repeat`` times for the images."""
+    import math
+    ds = _concat(nv, ni)
+    ranks = [DualDatasetSampler(ds, v, i, image_repeat=repeat, epoch_length=epoch_length,
+                                seed=2, rank=r, world_size=world) for r in range(world)]
+    batches = {'video': math.ceil(nv / (world * v)),
+               'image': math.ceil(ni * repeat / (world * i))}
+    expected = batches[epoch_length] if epoch_length != 'max' else max(batches.values())
+    videos, images = [], []
+    for s in ranks:
+        assert s.num_batches == expected
+        for batch in _batches(s):  # every batch full: v videos, then i images
+            assert all(k < nv for k in batch[:v]) and all(k >= nv for k in batch[v:])
+            videos += batch[:v]
+            images += [k - nv for k in batch[v:]]
+    assert batches[epoch_length if epoch_length != 'max' else 'video'] <= expected
+    if batches['video'] <= expected:  # the epoch is long enough to see every video
+        assert set(videos) == set(range(nv))
+    if batches['image'] <= expected:
+        assert all(images.count(k) >= repeat for k in range(ni))
+
+
 def test_epoch_length_modes_and_cycling():
     ds = _concat(4, 64)  # 4 videos, 64 images; 2 + 8 per batch
     assert DualDatasetSampler(ds, 2, 8, seed=0, rank=0, world_size=1).num_batches == 8

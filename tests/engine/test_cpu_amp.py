@@ -103,7 +103,7 @@ def test_train_help_and_readme_say_what_amp_does(capsys, monkeypatch, load_tool)
 
 
 def test_mmaction_head_loss_takes_bf16_scores():
-    """compat shim 5: a stock I3DHead's training loss (and top-k) from bf16 scores."""
+    """the bf16 crash fix of bevt_mm.compat: a stock I3DHead's training loss (and top-k) from bf16 scores."""
     from mmaction.models.heads import I3DHead
     from mmaction.structures import ActionDataSample
     head = I3DHead(num_classes=4, in_channels=8)

@@ -199,8 +199,6 @@ def test_missing_image_in_the_list(tmp_path, rel_media, warnings_log):
 ])
 def test_wrong_annotation_format(tmp_path, kind, lines, problem):
     from bevt_mm.datasets.ann_list import AnnotationFormatError
-    if kind == 'image' and problem == '3 fields':
-        pytest.skip('image lists split at the last space: "b.mp4 1" is a valid path')
     ann = tmp_path / 'list.txt'
     ann.write_text('\n'.join(lines) + '\n')
     cfg = (dict(type='RobustVideoDataset', data_prefix=dict(video=str(tmp_path)))
@@ -235,12 +233,11 @@ def test_tokenizer_weights_of_another_vocabulary(tmp_path, rel_tokenizer):
     msg = str(err.value)
     assert rel_tokenizer in msg and 'vocab_size' in msg
     assert 'quantize.embedding.weight: file (32, 8) vs model (64, 8)' in msg
-    # and a head that does not fit the tokenizer's codebook
+    # and a head that does not fit the tokenizer's codebook follows the tokenizer
     from bevt_builders import tiny_bevt_cfg
     model_cfg = tiny_bevt_cfg()
     model_cfg['head']['num_classes'] = 64
-    with pytest.raises(ValueError, match=r'vocab_size=32 but model\.head\.num_classes=64'):
-        MODELS.build(model_cfg)
+    assert MODELS.build(model_cfg).head.num_classes == 32
 
 
 @pytest.mark.parametrize('modality,grid', [('video', 8), ('video', 2), ('image', 8),

@@ -22,6 +22,9 @@ Example::
 
     python tools/analysis/visualize_masks.py configs/toy/toy_joint_swin.py \
         --checkpoint work_dirs/toy/pretrain/epoch_4.pth --out work_dirs/toy/masks.png
+    # a run with --cfg-options (own data): its checkpoint holds the config it used
+    python tools/analysis/visualize_masks.py --checkpoint work_dirs/own/pretrain/epoch_2.pth \
+        --out work_dirs/own/masks.png
 
 One video and one image go through the pipelines of a BEVT pretraining
 config (``train_dataloader.dataset``: the dataset whose pipeline has a
@@ -51,15 +54,12 @@ import sys
 import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-HERE = osp.dirname(osp.abspath(__file__))
-# this folder (sibling tools) and the repository root (bevt_mm from a clone)
-sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-
-from temporal_dependence import load_config  # noqa: E402
+from bevt_mm.analysis.config import load_config
+from bevt_mm.utils.stack_warnings import ignore_stack_noise
 
 #: mask generator type -> stream it marks
 MASK_GENERATORS = {'TubeMaskGenerator': 'video', 'BlockMaskGenerator': 'image'}
@@ -530,14 +530,40 @@ def picture_rows(samples: Dict[str, dict], predictions: Optional[Dict[str, dict]
     return rows
 
 
-def visualize_masks(config: Union[str, Config], out: str, checkpoint: Optional[str] = None,
+def run_config(checkpoint: str) -> Config:
+    """The config a checkpoint of ``tools/train.py`` was trained with: the text
+    mmengine stores in its ``meta.cfg`` (``--cfg-options`` included), else the
+    config that the Runner dumped into the checkpoint's work dir.
+
+    Raises:
+        FileNotFoundError: neither is there.
+    """
+    from bevt_mm.utils.safe_load import load_checkpoint_file
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'--checkpoint {checkpoint}: no such file')
+    meta = load_checkpoint_file(checkpoint).get('meta') or {}
+    if isinstance(meta.get('cfg'), str):
+        return Config.fromstring(meta['cfg'], '.py')
+    folder = osp.dirname(osp.abspath(checkpoint))
+    dumped = sorted(f for f in os.listdir(folder) if f.endswith('.py'))
+    if len(dumped) == 1:
+        return Config.fromfile(osp.join(folder, dumped[0]))
+    raise FileNotFoundError(
+        f'--checkpoint {checkpoint}: no config stored in it and {len(dumped)} .py files beside '
+        'it; give the config the run used (the one tools/train.py dumped into its work dir)')
+
+
+def visualize_masks(config: Optional[Union[str, Config]], out: str,
+                    checkpoint: Optional[str] = None,
                     video: Optional[str] = None, image: Optional[str] = None,
                     seed: Optional[int] = None, cfg_options: Optional[dict] = None,
                     scale: Optional[int] = None) -> Dict:
     """Write the mask picture of a BEVT pretraining config (see the module docstring).
 
     Args:
-        config (str | Config): the pretraining config (path or loaded).
+        config (str | Config, optional): the pretraining config (path or
+            loaded); None: the one ``checkpoint`` was trained with
+            (:func:`run_config`), ``--cfg-options`` of that run included.
         out (str): PNG to write.
         checkpoint (str, optional): a BEVT checkpoint of tools/train.py; adds
             the token rows (when the tokenizer decodes) and the accuracy.
@@ -557,7 +583,12 @@ def visualize_masks(config: Union[str, Config], out: str, checkpoint: Optional[s
     from mmengine.registry import init_default_scope
     from PIL import Image
 
-    cfg = load_config(config) if isinstance(config, str) else copy.deepcopy(config)
+    if config is None:
+        if checkpoint is None:
+            raise ValueError('give a config, or a --checkpoint whose run config is used')
+        cfg = run_config(checkpoint)
+    else:
+        cfg = load_config(config) if isinstance(config, str) else copy.deepcopy(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
@@ -603,14 +634,16 @@ def visualize_masks(config: Union[str, Config], out: str, checkpoint: Optional[s
 
 __all__ = ['cell_bounds', 'overlay_mask', 'resize_nearest', 'compose_rows', 'stream_datasets',
            'load_sample', 'frames_of', 'target_masks_of', 'can_decode', 'build_model',
-           'rebuild_ids', 'predict', 'picture_rows', 'visualize_masks']
+           'run_config', 'rebuild_ids', 'predict', 'picture_rows', 'visualize_masks']
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='Draw the tube/block masks of a BEVT pretraining config (and, with a '
         'checkpoint, the frames rebuilt from predicted tokens) into a PNG')
-    p.add_argument('config', help='BEVT pretraining config, e.g. configs/toy/toy_joint_swin.py')
+    p.add_argument('config', nargs='?', default=None,
+                   help='BEVT pretraining config, e.g. configs/toy/toy_joint_swin.py (default: '
+                   'the config --checkpoint was trained with, its --cfg-options included)')
     p.add_argument('--checkpoint', default=None,
                    help='BEVT checkpoint (tools/train.py with this config): adds the '
                    'masked-token accuracy and, if the tokenizer decodes, the token rows')
@@ -632,9 +665,12 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    ignore_stack_noise()
     args = parse_args(argv)
-    out = args.out or osp.join('work_dirs', 'masks',
-                               osp.splitext(osp.basename(args.config))[0] + '.png')
+    if args.config is None and args.checkpoint is None:
+        sys.exit('error: give a CONFIG, or a --checkpoint (its run config is used)')
+    name = args.config or osp.basename(osp.dirname(osp.abspath(args.checkpoint)))
+    out = args.out or osp.join('work_dirs', 'masks', osp.splitext(osp.basename(name))[0] + '.png')
     result = visualize_masks(args.config, out, checkpoint=args.checkpoint, video=args.video,
                              image=args.image, seed=args.seed, cfg_options=args.cfg_options,
                              scale=args.scale)

@@ -25,7 +25,8 @@ Checkpoints that load (``checkpoint=``):
   same layout, also when its keys carry a wrapper prefix (``module.``,
   ``model.``, ``tokenizer.``, ``vqgan.``), which is stripped.
 * checkpoints written by ``tools/train_tokenizer.py`` (mmengine-style
-  ``{'state_dict': ..., 'meta': {'tokenizer_cfg': ...}}``).
+  ``{'state_dict': ..., 'meta': {'tokenizer_cfg': ...}}``): the stored
+  architecture replaces the arguments (a warning names what changed).
 
 Missing encoder/quantizer keys, or a tensor of the wrong shape, raise
 :class:`TokenizerCheckpointError`. Pixel mapping defaults to VQGAN's
@@ -33,11 +34,12 @@ Missing encoder/quantizer keys, or a tensor of the wrong shape, raise
 Not loadable: VQGAN variants with a Gumbel quantizer (``quantize.embed``) or
 the EMA quantizer of ``taming.modules.vqvae.quantize.EMAVectorQuantizer``.
 """
-import inspect
+import logging
 from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from mmaction.registry import MODELS
@@ -340,30 +342,28 @@ class VQVAETokenizer(BaseTokenizer):
     @staticmethod
     def _arch_from_checkpoint(path: str, raw, given: Dict) -> Dict:
         """The architecture stored by ``tools/train_tokenizer.py``
-        (``meta.tokenizer_cfg``) fills every argument left at its default; an
-        argument set to another value than the checkpoint's is an error."""
+        (``meta.tokenizer_cfg``) wins over the arguments: a config written for
+        another preset takes the file's values, with a warning naming each
+        key that changed (``vocab_size`` too: :class:`BEVT` then sets the
+        head's ``num_classes`` to it)."""
         meta = raw.get('meta', None) if isinstance(raw, dict) else None
         stored = meta.get('tokenizer_cfg', None) if isinstance(meta, dict) else None
         if not isinstance(stored, dict):
             return given  # e.g. a taming-transformers release: the config says
-        defaults = inspect.signature(VQVAETokenizer.__init__).parameters
 
         def norm(value):
             return tuple(value) if isinstance(value, (list, tuple)) else value
 
-        out, conflicts = dict(given), []
+        out, changed = dict(given), []
         for key, value in stored.items():
             if key not in out or norm(out[key]) == norm(value):
                 continue
-            if norm(out[key]) == norm(defaults[key].default):
-                out[key] = norm(value)
-            else:
-                conflicts.append(f'{key}={norm(out[key])!r} (checkpoint: {norm(value)!r})')
-        if conflicts:
-            raise checkpoint_error(
-                path, 'The tokenizer config disagrees with the architecture stored in the '
-                f'checkpoint: {", ".join(conflicts)}. Leave these keys out: the architecture '
-                'is read from the checkpoint (meta.tokenizer_cfg).', _EXPECTED, _SOURCE)
+            changed.append(f'{key}={norm(value)!r} (config: {norm(out[key])!r})')
+            out[key] = norm(value)
+        if changed:
+            print_log(f'VQVAETokenizer: the architecture stored in {path} replaces the '
+                      f'config\'s: {", ".join(changed)}', logger='current',
+                      level=logging.WARNING)
         return out
 
     def load_checkpoint(self, path: str, raw=None) -> None:

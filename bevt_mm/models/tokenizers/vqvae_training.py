@@ -8,6 +8,7 @@ current batch every ``restart_every`` steps, which keeps the codebook in use
 (VQGAN / PeCo add those for sharper decodes; token targets do not need them).
 """
 import math
+import time
 from typing import Callable, Dict, Iterable, Iterator, Optional
 
 import torch
@@ -63,7 +64,8 @@ def train_vqvae(tokenizer: VQVAETokenizer,
             number (1-based) and the step's outputs, e.g. to save or report.
 
     Returns:
-        dict: last ``loss_rec`` and ``loss_vq`` and the number of restarted codes.
+        dict: last ``loss_rec`` and ``loss_vq``, the number of restarted codes
+        and ``step_losses`` (``loss_rec`` of every step).
     """
     if tokenizer.frozen or not tokenizer.with_decoder:
         raise ValueError(
@@ -79,7 +81,9 @@ def train_vqvae(tokenizer: VQVAETokenizer,
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor)
     usage = torch.zeros(tokenizer.vocab_size, device=next(tokenizer.parameters()).device)
     restarted = 0
+    step_losses = []
     out: Dict[str, Tensor] = {}
+    start = time.monotonic()
     it: Iterator[Tensor] = iter(batches)
     for step in range(1, steps + 1):
         x = next(it).to(usage.device)
@@ -89,6 +93,7 @@ def train_vqvae(tokenizer: VQVAETokenizer,
         loss.backward()
         optim.step()
         sched.step()
+        step_losses.append(out['loss_rec'].item())
         usage += torch.bincount(out['ids'].flatten(), minlength=tokenizer.vocab_size)
         if restart_every and step % restart_every == 0 and step < 0.9 * steps:
             restarted += restart_dead_codes(tokenizer, usage, out['z'].detach())
@@ -96,12 +101,22 @@ def train_vqvae(tokenizer: VQVAETokenizer,
         if log is not None and (step == 1 or step % log_every == 0 or step == steps):
             log(f'step {step}/{steps}: loss_rec {out["loss_rec"].item():.4f} '
                 f'loss_vq {out["loss_vq"].item():.4f} lr {sched.get_last_lr()[0]:.2e} '
-                f'codes restarted {restarted}')
+                f'codes restarted {restarted} ({progress(step, steps, start)})')
         if on_step is not None:
             on_step(step, out)
     tokenizer.train(False)
     return dict(loss_rec=out['loss_rec'].item(), loss_vq=out['loss_vq'].item(),
-                codes_restarted=float(restarted))
+                codes_restarted=float(restarted), step_losses=step_losses)
+
+
+def progress(step: int, steps: int, start: float) -> str:
+    """``'<s> s/step, about <t> left'`` after ``step`` of ``steps`` steps begun at
+    ``start`` (``time.monotonic()``)."""
+    per_step = (time.monotonic() - start) / max(step, 1)
+    left = per_step * (steps - step)
+    left = f'{left:.0f} s' if left < 120 else (f'{left / 60:.1f} min' if left < 7200
+                                               else f'{left / 3600:.1f} h')
+    return f'{per_step:.2f} s/step, about {left} left'
 
 
 @torch.no_grad()

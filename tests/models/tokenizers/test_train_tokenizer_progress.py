@@ -39,7 +39,8 @@ def test_progress_and_checkpoint_of_a_stopped_run(tmp_path):
             lines.append(line)
             if 'step 6: saved' in line:
                 break
-        assert any('step 1/1000000' in line for line in lines), ''.join(lines[-20:])
+        first = [line for line in lines if 'step 1/1000000' in line]
+        assert first and 's/step, about ' in first[0] and ' left)' in first[0], ''.join(lines)
         assert any('step 6: saved' in line for line in lines), ''.join(lines[-20:])
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=60)[0]

@@ -1,10 +1,10 @@
 """A checkpoint of tools/train_tokenizer.py stores its architecture
-(``meta.tokenizer_cfg``); the config needs only ``type`` and ``checkpoint``."""
+(``meta.tokenizer_cfg``); the config needs only ``type`` and ``checkpoint``, and the file wins over
+the config's keys."""
 import pytest
 import torch
 
 from bevt_mm.models.tokenizers import VQVAETokenizer
-from bevt_mm.models.tokenizers.base import TokenizerCheckpointError
 
 #: tools/train_tokenizer.py's `tiny` preset at --size 32, as it stores it
 ARCH = dict(ch=8, ch_mult=(1, 2), num_res_blocks=1, z_channels=16, embed_dim=8,
@@ -30,8 +30,9 @@ def test_architecture_comes_from_the_checkpoint(trained):
     VQVAETokenizer(checkpoint=path, **ARCH)
 
 
-def test_a_config_that_disagrees_with_the_checkpoint_is_named(trained):
-    path, _ = trained
-    with pytest.raises(TokenizerCheckpointError,
-                       match=r'vocab_size=128 \(checkpoint: 64\).*Leave these keys out'):
-        VQVAETokenizer(checkpoint=path, vocab_size=128)
+def test_the_checkpoint_wins_over_a_config_of_another_preset(trained):
+    path, original = trained
+    tok = VQVAETokenizer(checkpoint=path, vocab_size=128, ch=16)  # e.g. a config's preset
+    assert tok.vocab_size == 64 and tok.encoder.conv_in.out_channels == 8
+    clip = torch.rand(2, 3, 32, 32) * 255
+    torch.testing.assert_close(tok(clip), original(clip))

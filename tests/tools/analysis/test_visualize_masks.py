@@ -9,12 +9,15 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
-from visualize_masks import (cell_bounds, compose_rows, frames_of,
-                                                 load_sample, overlay_mask, predict,
-                                                 rebuild_ids, resize_nearest, stream_datasets,
-                                                 target_masks_of, visualize_masks)
+from bevt_mm.testing.scripts import load_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+tool = load_script(osp.join(REPO, 'tools', 'analysis', 'visualize_masks.py'))
+(cell_bounds, compose_rows, frames_of, load_sample, overlay_mask, predict, rebuild_ids,
+ resize_nearest, stream_datasets, target_masks_of, visualize_masks, build_model) = (
+    tool.cell_bounds, tool.compose_rows, tool.frames_of, tool.load_sample, tool.overlay_mask,
+    tool.predict, tool.rebuild_ids, tool.resize_nearest, tool.stream_datasets,
+    tool.target_masks_of, tool.visualize_masks, tool.build_model)
 sys.path.insert(0, osp.join(REPO, 'tests', 'configs'))  # config_shrink
 
 from config_shrink import (FRAMES, RES, VOCAB, shrink_bevt_config,  # noqa: E402
@@ -139,7 +142,6 @@ def toy(media, tokenizer_files, tmp_path_factory):
 
 
 def _run_cli(argv, capsys):
-    import visualize_masks as tool
     result = tool.main(argv)
     return result, capsys.readouterr().out
 
@@ -195,7 +197,6 @@ def test_cli_with_checkpoint_draws_masks_on_the_right_cells(toy, tmp_path, capsy
 
 
 def test_all_visible_mask_rebuilds_the_tokenizer_reconstruction(toy):
-    from visualize_masks import build_model
     notes = []
     model = build_model(toy['cfg'], toy['ckpt'], notes)
     assert notes == [] and model.target_generator.with_decoder
@@ -285,3 +286,16 @@ def test_errors_name_the_file_or_config_key(toy, tmp_path):
     with pytest.raises(ValueError, match='does not fit the model'):
         visualize_masks(toy['cfg'], str(tmp_path / 'x.png'), checkpoint=wrong)
     assert VOCAB == toy['cfg'].model.head.num_classes
+
+
+def test_checkpoint_alone_uses_the_config_of_its_run(toy, tmp_path, capsys):
+    """A run with --cfg-options (own data): the checkpoint's meta.cfg (what mmengine stores)
+    gives the lists and the tokenizer, so no config argument is needed."""
+    ckpt = str(tmp_path / 'epoch_1.pth')
+    raw = torch.load(toy['ckpt'], weights_only=True)
+    torch.save(dict(raw, meta=dict(cfg=toy['cfg'].pretty_text)), ckpt)
+    out = str(tmp_path / 'own.png')
+    result, printed = _run_cli(['--checkpoint', ckpt, '--out', out, '--seed', '3'], capsys)
+    assert f'wrote {out}' in printed and 'masked-token accuracy of this sample' in printed
+    assert result['streams']['video']['path'] == load_sample(
+        *reversed(stream_datasets(toy['cfg'])['video']), 'video', seed=3)['path']

@@ -428,7 +428,8 @@ def predict(model: torch.nn.Module, samples: Dict[str, dict]) -> Dict[str, dict]
         for images)``, accuracy`` (% of masked positions whose argmax is the
         tokenizer's id; None when nothing is masked)``, num_masked,
         true_frames, rebuilt_frames`` (uint8 ``(T, h*f, w*f, 3)``, or None
-        without a decoder)``)``.
+        without a decoder)``, psnr`` (dB of ``true_frames`` against the
+        tokenizer's input, with a decoder)``)``.
     """
     data = dict(inputs=[s['inputs'] for s in samples.values()],
                 data_samples=[s['data_samples'] for s in samples.values()])
@@ -450,11 +451,17 @@ def predict(model: torch.nn.Module, samples: Dict[str, dict]) -> Dict[str, dict]
                    rebuilt_ids=rebuilt.reshape(-1, *ids.shape[-2:]),
                    num_masked=int(tm.sum()), num_correct=int(hit.sum()),
                    accuracy=float(hit.float().mean() * 100) if hit.numel() else None,
-                   true_frames=None, rebuilt_frames=None)
+                   true_frames=None, rebuilt_frames=None, psnr=None)
         if decode:
             for key in ('true', 'rebuilt'):
                 pix = tokenizer.decode(res[f'{key}_ids'])  # uint8 (T, 3, H, W)
                 res[f'{key}_frames'] = pix.permute(0, 2, 3, 1).cpu().numpy()
+                if key == 'true':  # how well the tokenizer itself rebuilds its input
+                    view = present[name]['tokenizer_inputs'][0].float()  # (3, [T,] h, w)
+                    view = view.transpose(0, 1) if view.dim() == 4 else view[None]
+                    if view.shape == pix.shape:
+                        mse = ((pix.float() - view) / 255.).pow(2).mean().item()
+                        res['psnr'] = 10 * np.log10(1 / max(mse, 1e-12))
         out[name] = res
     return out
 
@@ -517,7 +524,9 @@ def picture_rows(samples: Dict[str, dict], predictions: Optional[Dict[str, dict]
             rows.append(dict(title=f'tube mask: {per_frame} of {grid[0] * grid[1]} cells '
                              f'({cell} each) masked at t={_ranges(on)}', panels=masked))
             if rec is not None:
-                rows.append(dict(title='tokenizer reconstruction (true ids)', panels=rec))
+                psnr = f'; PSNR {pred["psnr"]:.1f} dB' if pred['psnr'] is not None else ''
+                rows.append(dict(title=f'tokenizer reconstruction (true ids{psnr})',
+                                 panels=rec))
                 rows.append(dict(title=f'rebuilt from predicted tokens (outlined){acc}',
                                  panels=reb))
             elif acc:

@@ -47,7 +47,6 @@ def train_vqvae(tokenizer: VQVAETokenizer,
                 restart_every: int = 50,
                 log: Optional[Callable[[str], None]] = None,
                 log_every: int = 50,
-                init_codebook: bool = True,
                 on_step: Optional[Callable[[int, Dict[str, Tensor]], None]] = None
                 ) -> Dict[str, float]:
     """Train ``tokenizer`` (built with ``with_decoder=True, frozen=False``).
@@ -61,9 +60,6 @@ def train_vqvae(tokenizer: VQVAETokenizer,
         restart_every (int): dead-code restart period (0 = never).
         log (callable, optional): receives progress lines.
         log_every (int): steps between progress lines (and after the first).
-        init_codebook (bool): set every code to an encoder output of the first
-            batch (plus noise) before the first step, so that training starts
-            with codes in use instead of the init's tiny uniform range.
         on_step (callable, optional): called after every step with the step
             number (1-based) and the step's outputs, e.g. to save or report.
 
@@ -91,10 +87,6 @@ def train_vqvae(tokenizer: VQVAETokenizer,
     it: Iterator[Tensor] = iter(batches)
     for step in range(1, steps + 1):
         x = next(it).to(usage.device)
-        if step == 1 and init_codebook:  # codes from the data, not a tiny uniform range
-            with torch.no_grad():
-                z = tokenizer.quant_conv(tokenizer.encoder(tokenizer.map_pixels(x)))
-            restart_dead_codes(tokenizer, torch.zeros_like(usage), z)
         out = tokenizer.forward_train(x)
         loss = out['loss_rec'] + out['loss_vq']
         optim.zero_grad(set_to_none=True)

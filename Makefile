@@ -21,7 +21,7 @@ $(STAMP): setup.cfg setup.py $(CONSTRAINTS) $(DRN_STUB)/pyproject.toml tools/ins
 	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[all,mmcv-lite]"
 	$(PY) -m pip install -c $(CONSTRAINTS) --no-deps openmim==0.3.9
 	$(PY) -c "import mmaction.models" 2>/dev/null || $(PY) -m pip install -c $(CONSTRAINTS) --no-deps ./$(DRN_STUB)
-	$(PY) -c "import mmaction.models, bevt_mm; print('bevt_mm', bevt_mm.__version__, 'shims:', bevt_mm.compat.APPLIED)"
+	$(PY) -c "import mmaction.models, bevt_mm; print('bevt_mm', bevt_mm.__version__, 'crash fixes applied:', bevt_mm.compat.APPLIED)"
 	$(PY) -c "from bevt_mm.datasets.transforms.video_decode import resolve_video_backend as r; print('video decoder (video_backend=auto):', r())"
 	touch $(STAMP)
 

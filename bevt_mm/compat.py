@@ -1,85 +1,65 @@
-"""Shims for upstream breakage in the pinned OpenMMLab stack.
+"""Crash fixes for the supported OpenMMLab stack, applied when bevt_mm is imported.
 
-Every shim here fixes one measured problem of the pinned versions
-(torch 2.14.1, mmengine 0.10.7, mmaction2 1.2.0) and is applied once, when
-``bevt_mm`` is imported. Each one checks whether the problem is present, so a
-fixed upstream release makes it a no-op. Nothing else in bevt_mm patches
-upstream code.
+Importing bevt_mm registers BEVT's types and removes the crashes below, and
+changes nothing else of torch, mmengine, mmcv, MMAction2 or mmpretrain. Each
+fix first checks that the crash is possible (the faulty call is in the
+installed source, the missing module is missing, no CUDA ...); where it is
+not, the stock code stays in place untouched. docs/architecture.md lists
+them with their upstream bugs; ``tests/test_import_footprint.py`` holds the
+number of stock attributes the import replaces.
 
-1. ``mmaction.models.localizers.drn`` is missing from the mmaction2 1.2.0
-   wheel on PyPI, so ``import mmaction.models`` raises ModuleNotFoundError
-   (open-mmlab/mmaction2#2714). We provide the module with a ``DRN`` entry
-   that raises a clear error if someone builds it; everything else in
-   ``mmaction.models`` imports normally.
-2. torch >= 2.6 defaults ``torch.load(weights_only=True)``, but mmengine
-   0.10.7 calls ``torch.load`` without the argument, so loading or resuming an
-   mmengine checkpoint (which pickles message-hub history and numpy arrays and
-   scalars) fails. We keep torch's protection and widen it only by the types
-   such checkpoints hold (:mod:`bevt_mm.utils.safe_load`): mmengine's
-   local-file loader is re-registered to load with ``weights_only=True`` and
-   that allowlist, and every other scheme (http, open-mmlab, s3...) runs with
-   torch's default under the same allowlist. A file whose pickle needs
-   anything else is refused before any of its code runs, for our models and
-   for stock MMAction2 models alike, with an error naming the file, the
-   refused global and the opt-in for a trusted file
-   (``BEVT_TRUST_CHECKPOINTS=1``).
-3. ``mmaction.models.backbones.SwinTransformer3D.train()`` returns None, so
-   ``model.eval()`` and ``model.train()`` cannot be chained. We make it
-   return the module, as ``nn.Module.train`` does.
-4. mmengine 0.10.7's ``init_dist('pytorch')`` calls ``torch.cuda.set_device``
-   before ``init_process_group`` whatever the backend, so ``tools/dist_train.sh``
-   fails on a machine without GPU ("Found no NVIDIA driver") even with gloo.
-   Without CUDA we skip that call; with CUDA nothing changes.
-5. mmaction2 1.2.0's ``BaseHead.loss_by_feat`` computes the training top-k
-   accuracy with ``cls_scores.detach().cpu().numpy()``, which raises
-   "Got unsupported ScalarType BFloat16" for bf16 scores, so no recognizer
-   trains under bf16 autocast (AMP on CPU, :class:`CPUAmpOptimWrapper`). We
-   pass bf16 scores on as fp32 (the loss is computed in fp32 under autocast
-   anyway); other dtypes are untouched.
-6. mmengine 0.10.7 finds installed packages (``mmaction::`` config bases,
-   ``is_installed``) through ``pkg_resources``, which setuptools >= 81 no
-   longer ships, so no config with a ``mmaction::`` base loads there. When
-   ``pkg_resources`` is missing we answer the same questions from
-   ``importlib.metadata``; with it present nothing changes.
-7. mmengine 0.10.7 loads ``load_from``, ``pretrained=`` (``init_cfg``) and
-   ``init_cfg=Pretrained`` with ``strict=False`` and only warns about keys
-   that do not match, and MMAction2 1.2.0's ``TimeSformer`` copies the
-   temporal attention of any ``pretrained`` file over its spatial one: a raw
-   BEVT pretraining checkpoint given to a stock Swin fine-tuning recipe loaded
-   0 of its backbone tensors after one warning. For MMAction2's video
-   backbones (``SwinTransformer3D``, ``TimeSformer`` and subclasses, alone
-   or as a model's ``backbone``) loads go through
-   :mod:`bevt_mm.utils.backbone_load`: a BEVT pretraining checkpoint is
-   converted as the export tools convert it, and a load that finds fewer
-   than half of the backbone's tensors raises naming the file and the
-   converter; ``TimeSformer(pretrained=...)`` refuses a divided space-time
-   (3D) checkpoint instead of overwriting its spatial attention; a stock
-   ``SwinTransformer3D(pretrained2d=True)`` (the stock Swin recipes) given a
-   video (3D) checkpoint, such as our export, loads it as such with a warning
-   instead of failing with ``KeyError: 'model'`` in its 2D inflation. Loads
-   that fit are unchanged (same tensors loaded, same warnings).
+Stock functions replaced by a wrapper that calls the original:
 
-Before any shim, :func:`check_mmcv` checks that some mmcv (``mmcv-lite`` or
-full ``mmcv``, which install into the same ``mmcv/`` folder) in the range
-MMAction2 1.2 accepts is importable, and says how to get one if not.
+1. ``mmaction.models.heads.base.BaseHead.loss_by_feat``: mmaction2 1.2.0
+   computes the training top-k accuracy with ``cls_scores.detach().cpu()
+   .numpy()``, which raises "Got unsupported ScalarType BFloat16" for bf16
+   scores, so no recognizer trains under bf16 autocast. The wrapper passes
+   bf16 scores on as fp32 (the loss is computed in fp32 under autocast
+   anyway); scores of any other dtype reach the original unchanged.
+2. ``mmengine.dist.utils._init_dist_pytorch``: mmengine 0.10.7's
+   ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` before
+   ``init_process_group`` whatever the backend, so a gloo launch on a machine
+   without CUDA fails ("Found no NVIDIA driver"). Without CUDA the wrapper
+   skips that call for the duration of the original; with CUDA it calls the
+   original as it is.
+3. ``is_installed`` and ``get_installed_path`` of mmengine (``mmengine.utils``
+   and the modules that imported them), only when ``pkg_resources`` is not
+   importable: mmengine 0.10.7 answers them with ``pkg_resources``, which
+   setuptools >= 81 no longer ships, so no config with an ``mmaction::`` base
+   loads. The replacements answer from ``importlib.metadata``.
+
+Widened, not replaced:
+
+4. torch's ``weights_only`` allowlist: since torch 2.6 ``torch.load`` defaults
+   to ``weights_only=True`` and mmengine 0.10.7 calls it without the argument,
+   so loading or resuming an mmengine checkpoint fails on the types it holds
+   (message-hub ``HistoryBuffer``, NumPy arrays and scalars).
+   :func:`allow_checkpoint_globals` adds exactly those types
+   (:func:`bevt_mm.utils.safe_load.checkpoint_globals`) with
+   ``torch.serialization.add_safe_globals``; mmengine's loaders stay as they
+   are, and torch still refuses any other global, so a pickle that would run
+   code is refused by every stock load too.
+
+Checked, not patched:
+
+5. :func:`check_mmcv`: an mmcv in the range MMAction2 1.2 accepts.
+6. :func:`check_mmaction_models`: the mmaction2 1.2.0 wheel on PyPI lacks
+   ``mmaction/models/localizers/drn`` (open-mmlab/mmaction2#2714), so
+   ``import mmaction.models`` raises ModuleNotFoundError. The package
+   ``packaging/mmaction2-drn-stub`` installs that folder (a ``DRN`` that
+   raises a clear error when built) for every tool, ``mim`` included, which
+   never imports bevt_mm; without it ``import bevt_mm`` stops with the
+   command that installs it.
 """
+import importlib
 import importlib.util
 import os.path as osp
-import sys
-import types
-import warnings
-from collections import OrderedDict
 from typing import List
 
 import torch
 
-#: Names of the shims applied in this process (for tests and bug reports).
+#: Names of the fixes applied in this process (for tests and bug reports).
 APPLIED: List[str] = []
-
-_DRN_MESSAGE = (
-    'DRN is not available: the mmaction2 1.2.0 wheel on PyPI ships without '
-    '`mmaction/models/localizers/drn` (open-mmlab/mmaction2#2714). Install '
-    'mmaction2 from source to use DRN; bevt_mm does not need it.')
 
 
 #: mmcv versions accepted by mmaction2 1.2 and mmpretrain 1.2 (both assert
@@ -188,100 +168,48 @@ def _mmaction_dir() -> str:
     return list(spec.submodule_search_locations)[0]
 
 
-def patch_missing_drn() -> bool:
-    """Provide ``mmaction.models.localizers.drn`` when the wheel lacks it.
+#: The folder of the package that installs ``mmaction/models/localizers/drn``.
+DRN_STUB = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'packaging',
+                    'mmaction2-drn-stub')
+
+
+def check_mmaction_models() -> None:
+    """Import ``mmaction.models``; explain the wheel's missing ``drn`` folder if that fails.
+
+    Raises:
+        ImportError: ``mmaction.models.localizers.drn`` is missing (the
+            mmaction2 1.2.0 wheel, open-mmlab/mmaction2#2714), with the
+            command that installs it.
+    """
+    try:
+        importlib.import_module('mmaction.models')
+    except ModuleNotFoundError as err:
+        if not (err.name or '').startswith('mmaction.models.localizers.drn'):
+            raise
+        where = DRN_STUB if osp.isdir(DRN_STUB) else 'packaging/mmaction2-drn-stub'
+        raise ImportError(
+            f'`import mmaction.models` fails: No module named {err.name!r}. The mmaction2 '
+            f'wheel in {_mmaction_dir()} lacks that folder (open-mmlab/mmaction2#2714). '
+            f'Install it (for bevt_mm, MMAction2\'s tools and mim alike) with:\n'
+            f'    pip install --no-deps {where}\n'
+            '(not -e; `pip uninstall mmaction2-drn-stub` removes it).') from err
+
+
+def allow_checkpoint_globals() -> bool:
+    """Add the types mmengine checkpoints hold to torch's ``weights_only`` allowlist.
 
     Returns:
-        bool: True if the shim was installed, False if not needed.
+        bool: True if entries were added, False if this torch has no allowlist
+        or already holds them all.
     """
-    name = 'mmaction.models.localizers.drn'
-    if name in sys.modules:
+    add = getattr(torch.serialization, 'add_safe_globals', None)
+    if add is None:
         return False
-    drn_dir = osp.join(_mmaction_dir(), 'models', 'localizers', 'drn')
-    if osp.isdir(drn_dir):
-        return False
-
-    from mmengine.model import BaseModel
-
-    class DRN(BaseModel):
-        """Stand-in for mmaction2's DRN localizer, absent from the wheel."""
-
-        def __new__(cls, *args, **kwargs):
-            raise ImportError(_DRN_MESSAGE)
-
-        def forward(self, *args, **kwargs):  # pragma: no cover - never built
-            raise ImportError(_DRN_MESSAGE)
-
-    package = types.ModuleType(name, 'Missing from the mmaction2 1.2.0 wheel; see bevt_mm.compat.')
-    package.__path__ = []  # a package, so ``.drn.drn`` resolves
-    module = types.ModuleType(f'{name}.drn')
-    DRN.__module__ = module.__name__
-    module.DRN = DRN
-    package.drn = module
-    sys.modules[name] = package
-    sys.modules[f'{name}.drn'] = module
-    # Register under the name upstream uses once mmaction.models imports it.
-    from mmaction.registry import MODELS
-    MODELS.register_module(name='DRN', module=DRN, force=True)
-    return True
-
-
-def patch_checkpoint_loading() -> bool:
-    """Make mmengine's checkpoint loaders restricted with bevt_mm's allowlist.
-
-    Returns:
-        bool: True if the loaders were replaced, False if this torch has no
-        ``weights_only`` (nothing to keep) or they already are.
-    """
-    import inspect
-
-    if 'weights_only' not in inspect.signature(torch.load).parameters:
-        return False
-    from mmengine.runner.checkpoint import CheckpointLoader
-
-    from bevt_mm.utils.safe_load import call_restricted, load_checkpoint_file
-
-    original = CheckpointLoader.load_checkpoint.__func__
-    if getattr(original, '_bevt_patched', False):
-        return False
-
-    def load_from_local(filename: str, map_location=None):
-        """Load a checkpoint from a local path, restricted (bevt_mm.compat)."""
-        filename = osp.expanduser(filename)
-        if not osp.isfile(filename):
-            raise FileNotFoundError(f'{filename} can not be found.')
-        return load_checkpoint_file(filename, map_location=map_location)
-
-    def load_checkpoint(cls, filename, map_location=None, logger='current'):
-        return call_restricted(filename, original, cls, filename, map_location, logger)
-
-    load_checkpoint._bevt_patched = True
-    load_checkpoint.__doc__ = original.__doc__
-    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
-    CheckpointLoader.load_checkpoint = classmethod(load_checkpoint)
-    return True
-
-
-def patch_swin_train_return() -> bool:
-    """Make ``SwinTransformer3D.train`` return the module.
-
-    Returns:
-        bool: True if patched, False if upstream already returns the module.
-    """
-    from mmaction.models.backbones.swin import SwinTransformer3D
-
-    original = SwinTransformer3D.train
-    if getattr(original, '_bevt_patched', False):
-        return False
-
-    def train(self, mode: bool = True):
-        result = original(self, mode)
-        return self if result is None else result
-
-    train._bevt_patched = True
-    train.__doc__ = original.__doc__
-    SwinTransformer3D.train = train
-    return True
+    from bevt_mm.utils.safe_load import checkpoint_globals
+    present = set(torch.serialization.get_safe_globals())
+    missing = [g for g in checkpoint_globals() if g not in present]
+    add(missing)
+    return bool(missing)
 
 
 def patch_cpu_dist_init() -> bool:
@@ -343,106 +271,15 @@ def patch_head_bf16_scores() -> bool:
     return True
 
 
-def patch_backbone_loading() -> bool:
-    """Check (and convert) what mmengine and TimeSformer load into video backbones.
-
-    Returns:
-        bool: True if patched, False if already patched.
-    """
-    from mmaction.models.backbones import swin, timesformer
-    from mmengine.runner import checkpoint as mm_checkpoint
-
-    from mmengine.logging import print_log
-
-    original = mm_checkpoint.load_state_dict
-    if getattr(original, '_bevt_patched', False):
-        return False
-    source = {'file': None}
-    loader = mm_checkpoint.CheckpointLoader.load_checkpoint.__func__
-
-    def load_checkpoint(cls, filename, map_location=None, logger='current'):
-        source['file'] = filename
-        return loader(cls, filename, map_location, logger)
-
-    def load_state_dict(module, state_dict, strict=False, logger=None):
-        from bevt_mm.utils import backbone_load as bl
-        name, source['file'] = source['file'] or 'the checkpoint', None  # this load's file only
-        backbone, prefix = bl.find_video_backbone(module)
-        if backbone is not None and not strict:
-            metadata = getattr(state_dict, '_metadata', None)
-            state_dict, note = bl.prepare_backbone_state(dict(state_dict), backbone, prefix)
-            found, total = bl.check_backbone_match(state_dict, backbone, name, prefix)
-            print_log(f'{name}: {found} of {total} tensors of the {type(backbone).__name__} '
-                      f'backbone found' + (f' ({note})' if note else ''), logger='current')
-            state_dict = OrderedDict(state_dict)
-            if metadata is not None:
-                state_dict._metadata = metadata
-        return original(module, state_dict, strict, logger)
-
-    init_weights = timesformer.TimeSformer.init_weights
-
-    def timesformer_init_weights(self, pretrained=None):
-        path = pretrained or self.pretrained
-        if isinstance(path, str) and type(self).init_weights is timesformer_init_weights:
-            from bevt_mm.utils import backbone_load as bl
-            from bevt_mm.utils.checkpoint_convert import get_state_dict
-            keys = get_state_dict(mm_checkpoint._load_checkpoint(path, map_location='cpu'))
-            if any('.attentions.1.' in k for k in keys) or bl.is_pretraining_checkpoint(keys):
-                raise bl.BackboneCheckpointError(
-                    f'model.backbone.pretrained={path}: a divided space-time (3D) TimeSformer '
-                    "checkpoint; the stock TimeSformer's pretrained= loader takes a 2D ViT and "
-                    'would copy the temporal attention over the spatial one. Set '
-                    'model.backbone.pretrained=None and load_from=' + path + ' (a BEVT '
-                    'pretraining checkpoint is converted on load), or export it: '
-                    + bl.CONVERTERS['timesformer'] + '.')
-        return init_weights(self, pretrained)
-
-    inflate_weights = swin.SwinTransformer3D.inflate_weights
-
-    def swin_inflate_weights(self, logger):
-        # pretrained2d=True: ``pretrained`` should be a 2D ImageNet Swin ('model' dict)
-        path = self.pretrained
-        checkpoint = mm_checkpoint._load_checkpoint(path, map_location='cpu')
-        if isinstance(checkpoint, dict) and 'model' in checkpoint:
-            return inflate_weights(self, logger)
-        state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
-        from bevt_mm.utils import backbone_load as bl
-        weight = next((v for k, v in state.items() if k.endswith('patch_embed.proj.weight')
-                       and not k.startswith(('head.', 'cls_head.'))), None)
-        if getattr(weight, 'dim', lambda: 0)() != 5 and not bl.is_pretraining_checkpoint(state):
-            raise ValueError(f'model.backbone.pretrained={path!r} with pretrained2d=True must '
-                             "be a 2D ImageNet Swin checkpoint (a 'model' dict); it is not, nor "
-                             'a 3D video Swin. For an exported BEVT encoder set '
-                             'model.backbone.pretrained2d=False.')
-        warnings.warn(f'model.backbone.pretrained={path!r} holds 3D (video) Swin weights: loaded '
-                      'as such, as with model.backbone.pretrained2d=False (True inflates a 2D '
-                      'ImageNet Swin).')
-        self.pretrained2d = False
-        source['file'] = path
-        mm_checkpoint._load_checkpoint_to_model(self, checkpoint, strict=False,
-                                                revise_keys=[(r'^backbone\.', '')])
-
-    for fn in (load_checkpoint, load_state_dict, timesformer_init_weights, swin_inflate_weights):
-        fn._bevt_patched = True
-    load_state_dict.__doc__ = original.__doc__
-    mm_checkpoint.CheckpointLoader.load_checkpoint = classmethod(load_checkpoint)
-    mm_checkpoint.load_state_dict = load_state_dict
-    timesformer.load_state_dict = load_state_dict
-    timesformer.TimeSformer.init_weights = timesformer_init_weights
-    swin.SwinTransformer3D.inflate_weights = swin_inflate_weights
-    return True
-
-
 def apply_all() -> List[str]:
-    """Apply every shim that is needed; returns the names of those applied."""
+    """Run the checks and apply every fix that is needed; returns the names of those applied."""
     check_mmcv()
-    for name, fn in (('pkg_resources_lookup', patch_pkg_resources_lookup),
-                     ('missing_drn', patch_missing_drn),
-                     ('checkpoint_weights_only', patch_checkpoint_loading),
-                     ('swin_train_return', patch_swin_train_return),
+    if 'pkg_resources_lookup' not in APPLIED and patch_pkg_resources_lookup():
+        APPLIED.append('pkg_resources_lookup')
+    check_mmaction_models()
+    for name, fn in (('checkpoint_globals', allow_checkpoint_globals),
                      ('cpu_dist_init', patch_cpu_dist_init),
-                     ('head_bf16_scores', patch_head_bf16_scores),
-                     ('backbone_loading', patch_backbone_loading)):
+                     ('head_bf16_scores', patch_head_bf16_scores)):
         if name not in APPLIED and fn():
             APPLIED.append(name)
     return list(APPLIED)

@@ -40,28 +40,23 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-HERE = osp.dirname(osp.abspath(__file__))
-ROOT = osp.dirname(HERE)
-# this folder, tools/analysis (frame_order, probe) and the repository root (bevt_mm)
-sys.path[:0] = [HERE, osp.join(ROOT, 'tools', 'analysis'), ROOT]
+import torch
+from mmengine.config import Config
 
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
+from bevt_mm.evaluation import TOY_PRETRAIN_CLIP, backbone_state_dict
+from bevt_mm.analysis.frame_order import frame_order_gap
+from bevt_mm.analysis.label_scarce import (FINETUNE_CLIP, few_per_class, finetune_config,
+                                           label_scarce_top1, set_clip)
+from bevt_mm.analysis.probe import run_probe
+from bevt_mm.utils.stack_warnings import ignore_stack_noise
 
-from bevt_mm.evaluation import TOY_PRETRAIN_CLIP, backbone_state_dict  # noqa: E402
-from frame_order import frame_order_gap  # noqa: E402
-from label_scarce import few_per_class, finetune_config, label_scarce_top1, set_clip  # noqa: E402
-from probe import run_probe  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN_CFG = osp.join(ROOT, 'configs', 'toy', 'toy_joint_swin.py')
 FINETUNE_CFG = osp.join(ROOT, 'configs', 'toy', 'toy_finetune_swin_{}.py')
 SETS = ('spatial', 'temporal')
 #: (videos, images) per optimizer update of each variant (joint = toy_joint_swin.py's 4 + 8)
 VARIANTS = dict(image=(0, 8), video=(4, 0), joint=(4, 8), random=None)
-#: the pretraining clip of toy_joint_swin.py (clip_len, frame_interval, (h, w)), for
-#: label-scarce fine-tuning where the encoder's own clip is wanted. The toy fine-tuning
-#: configs' 16x1 clips at 32 px show a toy-temporal motion of 0.6-0.9 patches per frame
-#: instead of the 2.5-3.5 the encoder was pretrained on; docs/ablation.md has both measured.
-FINETUNE_CLIP = (8, 2, (64, 64))
 #: ``--finetune-clip`` choices: the pretraining clip, or the fine-tuning config's own
 FINETUNE_CLIPS = dict(pretraining=FINETUNE_CLIP, recipe=None)
 
@@ -122,7 +117,7 @@ def _inflate_image_stream(ckpt: str, out: str) -> str:
     """
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    from bevt_mm.utils.checkpoint_convert import image_to_joint_checkpoint
+    from bevt_mm.utils.checkpoint import image_to_joint_checkpoint
     cfg = Config.fromfile(PRETRAIN_CFG).model.backbone
     sd = image_to_joint_checkpoint(CheckpointLoader.load_checkpoint(ckpt, map_location='cpu'),
                                    window_size=tuple(cfg.window_size),
@@ -378,6 +373,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    ignore_stack_noise()
     args = parse_args(argv)
     if not osp.isfile(osp.join(args.data_root, 'meta.json')):
         subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_toy_data.py'), '--out',

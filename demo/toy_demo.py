@@ -268,8 +268,6 @@ def plot_pretraining(rows: List[dict], path: str) -> Optional[str]:
 def data_is_current(data: str, videos: Sequence[int] = VIDEOS,
                     images: Sequence[int] = IMAGES) -> bool:
     """``data`` was made by this generator version with these counts."""
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
     from bevt_mm.testing.toy_data import DATA_VERSION
     try:
         with open(osp.join(data, 'meta.json')) as f:
@@ -318,10 +316,7 @@ def plan_finetuning(args: argparse.Namespace, work: str, data: str, backbone: st
             '--cfg-options', *data_opts[k]], [ft_name]))
         if not args.transfer:
             continue
-        if HERE not in sys.path:
-            sys.path.insert(0, HERE)
-        from label_scarce import few_per_class
-        from toy_ablation import FINETUNE_CLIP
+        from bevt_mm.analysis.label_scarce import FINETUNE_CLIP, few_per_class
         scarce = few_per_class(f'{data}/{kind}/train_list.txt',
                                osp.join(work, 'lists', f'{kind}_{n}_per_class.txt'), n)
         # at the pretraining clip (8x2 at 64 px), as the probes and the toy ablation
@@ -341,6 +336,8 @@ def plan_finetuning(args: argparse.Namespace, work: str, data: str, backbone: st
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:
+    from bevt_mm.utils.stack_warnings import ignore_stack_noise
+    ignore_stack_noise()  # the stack's warnings that say nothing about the run
     parser = argparse.ArgumentParser(description='BEVT toy demo (CPU)')
     parser.add_argument('--work-dir', default='work_dirs/toy')
     parser.add_argument('--data-root', default='data/toy')

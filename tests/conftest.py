@@ -1,6 +1,5 @@
 """Suite-wide set-up: register BEVT types and use MMAction2's registry scope."""
 import gc
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 import bevt_mm  # noqa: F401  (compat shims + registration)
+from bevt_mm.testing.scripts import load_script
 
 # The CI machine has 2 cores; tests use tiny models and small inputs.
 torch.set_num_threads(2)
@@ -33,14 +33,10 @@ def load_tool():
     """
 
     def load(relpath: str):
-        name = 'bevt_tool_' + osp.splitext(relpath)[0].replace('/', '_')
         path = osp.join(REPO, 'tools', relpath)
         if not osp.isfile(path):
             path = osp.join(REPO, relpath)
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return load_script(path, 'bevt_tool_' + osp.splitext(relpath)[0].replace('/', '_'))
 
     return load
 
@@ -67,7 +63,7 @@ def random_toy_tokenizer(tmp_path_factory):
 #: Run once in a fresh interpreter (each one imports torch + mmaction2 anew, 5-10 s): a
 #: config's ``custom_imports=['bevt_mm']`` as tools/train.py and mim do, the BEVT types in
 #: the registry before anything else imports mmaction.models, then ``import mmaction.models``
-#: and its recognizer/backbone classes (needs the missing-drn shim of bevt_mm.compat).
+#: and its recognizer/backbone classes (needs the drn folder that packaging/mmaction2-drn-stub installs).
 FRESH_IMPORTS = ('from mmengine.config import Config\n'
                  'cfg = Config(dict(custom_imports=dict(imports=["bevt_mm"], '
                  'allow_failed_imports=False)))\n'

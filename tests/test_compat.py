@@ -1,5 +1,6 @@
-"""The upstream shims in bevt_mm.compat fix what they claim, and only that."""
+"""The crash fixes and checks of bevt_mm.compat do what they claim, and only that."""
 import os.path as osp
+import pickle
 import subprocess
 import sys
 
@@ -9,9 +10,10 @@ from mmengine.dataset import pseudo_collate
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
-import bevt_mm
 from bevt_mm import compat
 from bevt_mm.utils.safe_load import load_checkpoint_file
+
+from experiment_names import experiment_name
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess:
@@ -26,13 +28,32 @@ def test_mmaction_models_imports_after_bevt_mm(fresh_imports):
     assert fresh_imports.stdout.strip().endswith('ok')
 
 
-def test_upstream_drn_breakage_is_real_without_the_shim():
-    drn_dir = osp.join(compat._mmaction_dir(), 'models', 'localizers', 'drn')
-    if osp.isdir(drn_dir):
-        pytest.skip('this mmaction2 ships the drn localizer: the shim is a no-op')
-    proc = _run_python('import mmaction.models')
+HIDE_DRN = (
+    'import importlib.abc, sys\n'
+    'class Hide(importlib.abc.MetaPathFinder):\n'
+    '    def find_spec(self, name, path=None, target=None):\n'
+    '        if name.startswith("mmaction.models.localizers.drn"):\n'
+    '            raise ModuleNotFoundError(f"No module named {name!r}", name=name)\n'
+    'sys.meta_path.insert(0, Hide())\n')
+
+
+@pytest.mark.slow
+def test_without_the_drn_folder_import_names_the_install_command():
+    """An environment with the mmaction2 1.2.0 wheel and no drn stub (the folder hidden)."""
+    proc = _run_python(HIDE_DRN + 'import bevt_mm')
     assert proc.returncode != 0
-    assert 'mmaction.models.localizers.drn' in proc.stderr
+    assert 'open-mmlab/mmaction2#2714' in proc.stderr, proc.stderr[-2000:]
+    assert f'pip install --no-deps {compat.DRN_STUB}' in proc.stderr
+    assert osp.isfile(osp.join(compat.DRN_STUB, 'pyproject.toml'))
+
+
+def test_drn_comes_from_an_installed_module_not_a_shim():
+    """One mechanism: the drn folder on disk (the wheel's or the stub's), which mim's tools
+    import as well; bevt_mm puts nothing in sys.modules for it."""
+    import mmaction.models.localizers.drn as drn
+    assert osp.isfile(drn.__file__)
+    assert osp.dirname(osp.dirname(drn.__file__)) == osp.join(
+        compat._mmaction_dir(), 'models', 'localizers')
 
 
 def test_building_drn_names_the_upstream_issue():
@@ -41,21 +62,42 @@ def test_building_drn_names_the_upstream_issue():
         MODELS.build(dict(type='DRN'))
 
 
-def test_swin_train_and_eval_return_the_module():
+def test_stock_swin_train_is_stock_and_ours_chains():
+    """The stock ``SwinTransformer3D.train`` is left as it is (it returns None);
+    ``BEVTSwinTransformer3D.train`` returns the module."""
     from mmaction.models.backbones import SwinTransformer3D
-    model = SwinTransformer3D(arch={'embed_dims': 8, 'depths': [1, 1, 1, 1],
-                                    'num_heads': [1, 1, 1, 1]}, pretrained=None)
-    assert model.eval() is model
-    assert model.training is False
-    assert model.train() is model
-    assert model.training is True
+    from mmaction.models.backbones.swin import __file__ as swin_file
+
+    from bevt_mm.models.backbones import BEVTSwinTransformer3D
+    assert SwinTransformer3D.train.__code__.co_filename == swin_file
+    arch = {'embed_dims': 8, 'depths': [1, 1, 1, 1], 'num_heads': [1, 1, 1, 1]}
+    stock = SwinTransformer3D(arch=arch, pretrained=None)
+    assert stock.eval() is None and stock.training is False
+    ours = BEVTSwinTransformer3D(arch=arch)
+    assert ours.eval() is ours and ours.training is False
+    assert ours.train() is ours and ours.training is True
 
 
-def test_shims_are_idempotent():
+def test_fixes_are_idempotent():
     before = list(compat.APPLIED)
     assert compat.apply_all() == before
-    assert 'missing_drn' in before or osp.isdir(
-        osp.join(compat._mmaction_dir(), 'models', 'localizers', 'drn'))
+
+
+def test_bf16_scores_give_the_fp32_loss_of_a_stock_head():
+    """mmaction2 1.2.0's BaseHead.loss_by_feat raises on bf16 scores; with the fix the loss
+    is the one of the same scores in fp32, and fp32 scores take the stock path."""
+    from mmaction.models.heads import TSNHead
+    from mmaction.structures import ActionDataSample
+    head = TSNHead(num_classes=5, in_channels=4, topk=(1, 2))
+    samples = [ActionDataSample().set_gt_label(y) for y in (0, 3, 4)]
+    scores = torch.randn(3, 5, generator=torch.Generator().manual_seed(0))
+    scores = scores.bfloat16().float()  # the same values in both dtypes
+    bf16 = head.loss_by_feat(scores.bfloat16(), samples)
+    fp32 = head.loss_by_feat(scores, samples)
+    assert set(bf16) == set(fp32) == {'loss_cls', 'top1_acc', 'top2_acc'}
+    for key in fp32:
+        torch.testing.assert_close(torch.as_tensor(bf16[key]).float(),
+                                   torch.as_tensor(fp32[key]).float())
 
 
 class _TinyRegressor(BaseModel):
@@ -83,6 +125,7 @@ def _dataset():
 
 def _runner(work_dir: str, max_epochs: int, resume: bool) -> Runner:
     return Runner(
+        experiment_name=experiment_name('compat'),
         model=_TinyRegressor(),
         work_dir=work_dir,
         train_dataloader=dict(dataset=_dataset(), batch_size=8, collate_fn=pseudo_collate,
@@ -122,12 +165,23 @@ def test_training_saves_and_resumes(tmp_path):
     assert lr_after_2 > 0
 
 
-def test_checkpoint_with_mmengine_state_needs_the_shim(tmp_path):
-    """The plain torch default would refuse the same file (the breakage is real)."""
+def test_checkpoint_with_mmengine_state_needs_the_allowlist(tmp_path):
+    """torch's default allowlist refuses an mmengine checkpoint (the breakage is real); the
+    types bevt_mm adds make mmengine's stock loader read it."""
     work = str(tmp_path / 'run')
     _runner(work, max_epochs=1, resume=False).train()
     path = osp.join(work, 'epoch_1.pth')
-    with pytest.raises(Exception):
-        torch.load(path, map_location='cpu')  # weights_only=True by default
     from mmengine.runner.checkpoint import _load_checkpoint
+
+    from bevt_mm.utils.safe_load import checkpoint_globals
+    ours = set(checkpoint_globals())
+    widened = torch.serialization.get_safe_globals()
+    torch.serialization.clear_safe_globals()
+    torch.serialization.add_safe_globals([g for g in widened if g not in ours])
+    try:
+        with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+            _load_checkpoint(path, map_location='cpu')  # weights_only=True by default
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(widened)
     assert 'state_dict' in _load_checkpoint(path, map_location='cpu')

@@ -57,7 +57,7 @@ def run_stream(model, stream: str, x, mask, target, target_mask):
     feats = model['backbone'].forward_pretrain(x, mask)
     decoded = model['head'].decode(stream, feats)
     n, c = decoded.shape[0], decoded.shape[-1]
-    loss, _ = model['head'].stream_loss(stream, feats, target, target_mask)
+    loss = model['head'].loss(stream, feats, target, target_mask)[f'loss_{stream}']
     return (decoded.reshape(n, -1, c), model['head'].classifier(decoded).reshape(n, -1, model[
         'head'].num_classes), loss)
 

@@ -1,8 +1,11 @@
 """The package layout: importing ``bevt_mm`` loads only the plugin (no analysis, benchmark,
-demo, toy-data or plotting code), and every import inside ``bevt_mm`` points down the layers."""
+demo, toy-data or plotting code), every import inside ``bevt_mm`` points down the layers, the
+scripts share code through the package (no ``sys.path`` edits) and the library's text holds no
+lab notebook (dates, measurements, ``make`` targets)."""
 import ast
 import glob
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -19,6 +22,7 @@ LAYERS = [
     {'bevt_mm.engine'},
     {'bevt_mm'},  # the package __init__: registers everything
     {'bevt_mm.testing'},  # toy data for tests and the demo; imported by no layer above
+    {'bevt_mm.analysis'},  # what tools/analysis and demo/ compute; imported by no bevt_mm layer
 ]
 #: peers that must not import each other (the data pipeline knows no model and vice versa)
 PEERS = [('bevt_mm.datasets', 'bevt_mm.models'), ('bevt_mm.models', 'bevt_mm.datasets')]
@@ -118,3 +122,91 @@ def test_layer_rule_itself(source, target, allowed):
     here, there = _unit(source), _unit(target)
     ok = there == here or (_layer(there) <= _layer(here) and (here, there) not in PEERS)
     assert ok == allowed
+
+
+#: scripts whose sys.path edit their owner removes in this wave (engineer `loading`); the lead
+#: empties this set when their branch is merged
+SYS_PATH_EDITS_LEFT = {
+    'tools/convert/authors_bevt_to_bevt_mm.py', 'tools/convert/bevt_image_to_joint.py',
+    'tools/convert/bevt_timesformer_to_mmaction.py', 'tools/convert/bevt_to_mmaction_swin.py',
+    'tools/convert/ckpt_io.py', 'tools/convert/dalle_encoder_to_state_dict.py',
+    'tools/convert/swin2d_to_bevt.py'}
+
+
+def _edits_sys_path(path: str) -> bool:
+    """Whether the file assigns to, or calls a method of, ``sys.path``."""
+    def is_sys_path(node):
+        return (isinstance(node, ast.Attribute) and node.attr == 'path'
+                and isinstance(node.value, ast.Name) and node.value.id == 'sys')
+
+    for node in ast.walk(ast.parse(open(path).read(), path)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and is_sys_path(node.func.value):
+            return True  # sys.path.insert / append / extend / remove
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            if is_sys_path(t) or isinstance(t, ast.Subscript) and is_sys_path(t.value):
+                return True
+    return False
+
+
+def test_no_script_edits_sys_path():
+    """Scripts import bevt_mm as installed and share code through it, not through each other."""
+    files = glob.glob(osp.join(ROOT, 'tools', '**', '*.py'), recursive=True) + \
+        glob.glob(osp.join(ROOT, 'demo', '**', '*.py'), recursive=True)
+    editing = {osp.relpath(p, ROOT) for p in files if _edits_sys_path(p)}
+    assert not editing - SYS_PATH_EDITS_LEFT, (
+        f'{sorted(editing - SYS_PATH_EDITS_LEFT)} edit sys.path: move the shared helpers into '
+        'bevt_mm (e.g. bevt_mm.analysis) and import them from there')
+    assert len(files) > 20 and _edits_sys_path(osp.join(ROOT, 'tests', 'test_layout.py')) is False
+
+
+@pytest.mark.parametrize('code, edits', [
+    ('import sys\nsys.path.insert(0, "x")\n', True),
+    ('import sys\nsys.path[:0] = ["x"]\n', True),
+    ('import sys\nsys.path += ["x"]\n', True),
+    ('import sys\nprint(sys.path[0])\n', False),
+])
+def test_sys_path_edit_detection(tmp_path, code, edits):
+    (tmp_path / 'script.py').write_text(code)
+    assert _edits_sys_path(str(tmp_path / 'script.py')) is edits
+
+
+#: lab-notebook text in bevt_mm/: a date, a `make` target a pip user does not have, a measurement
+LAB_NOTEBOOK = re.compile(r'\b20\d\d-\d\d-\d\d\b|\bmake (demo|test|venv|drn|ci|lint)\b'
+                          r'|\bmeasured on\b|\b(was|were) measured\b', re.IGNORECASE)
+#: files whose owners clean them in this wave (engineer in the comment); the lead empties this
+#: set when their branches are merged
+LAB_NOTEBOOK_LEFT = {
+    'bevt_mm/engine/hooks/rng_state.py',  # resume
+    'bevt_mm/datasets/transforms/video_decode.py',  # decoding
+}
+
+
+def _lab_notebook_lines(path: str):
+    with open(path, encoding='utf-8') as f:
+        return [f'{osp.relpath(path, ROOT)}:{i}: {line.strip()}'
+                for i, line in enumerate(f, 1) if LAB_NOTEBOOK.search(line)]
+
+
+def test_library_text_has_no_dates_measurements_or_make_targets():
+    """Comments and messages in bevt_mm/ explain the code; measurements, dates and history
+    belong in docs/ with the command that gives them."""
+    found = []
+    for path in sorted(glob.glob(osp.join(PKG, '**', '*.py'), recursive=True)):
+        if osp.relpath(path, ROOT) not in LAB_NOTEBOOK_LEFT:
+            found += _lab_notebook_lines(path)
+    assert not found, 'lab-notebook text in bevt_mm/ (move it to docs/):\n' + '\n'.join(found)
+
+
+@pytest.mark.parametrize('line, flagged', [
+    ('# measured on 2 cores: 40 us', True),
+    ('    was measured about 10x slower', True),
+    ("('install it with `make venv`')", True),
+    ('# 2026-12-01: toy recipe', True),
+    ('make the toy data (tools/make_toy_data.py)', False),
+    ('the matmul rate measured in the same run', False),
+])
+def test_lab_notebook_pattern(line, flagged):
+    assert bool(LAB_NOTEBOOK.search(line)) is flagged

@@ -8,7 +8,7 @@ PUBLIC = {
                    'LoadImageAsClip', 'CheckVideoLength', 'SingleFrame', 'ShuffleFrames'],
     'DATA_SAMPLERS': ['DualDatasetSampler'],
     'DATASETS': ['ImageListDataset', 'RobustVideoDataset'],
-    'HOOKS': ['NonFiniteLossHook', 'ProbeHook', 'RNGStateHook'],
+    'HOOKS': ['NonFiniteLossHook', 'ProbeHook', 'ResumeHook', 'RNGStateHook'],
     'OPTIM_WRAPPER_CONSTRUCTORS': ['SwinLayerDecayOptimWrapperConstructor'],
     'PARAM_SCHEDULERS': ['MMCVLinearWarmupLR'],
 }

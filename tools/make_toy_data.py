@@ -9,11 +9,8 @@ See ``bevt_mm/testing/toy_data.py`` for what each set contains.
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from bevt_mm.testing.toy_data import make_toy_data  # noqa: E402
+from bevt_mm.testing.toy_data import make_toy_data
 
 
 def parse_args(argv=None):

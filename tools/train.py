@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 
 import bevt_mm  # noqa: F401  (registers BEVT types, applies compat shims)
 from bevt_mm.engine import check_load_from, merge_train_args
+from bevt_mm.utils.stack_warnings import ignore_stack_noise
 from mmaction.registry import RUNNERS
 
 
@@ -55,6 +56,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    ignore_stack_noise()
     args = parse_args()
     cfg = merge_train_args(Config.fromfile(args.config), args)
     if not cfg.get('resume', False):

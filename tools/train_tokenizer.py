@@ -49,11 +49,10 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import set_random_seed
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-import bevt_mm  # noqa: E402,F401  (registers BEVT types)
-from bevt_mm.datasets import ImageListDataset  # noqa: E402
-from bevt_mm.models.tokenizers import VQVAETokenizer, evaluate_vqvae, train_vqvae  # noqa: E402
-from bevt_mm.models.tokenizers.vqvae_training import progress  # noqa: E402
+import bevt_mm  # noqa: F401  (registers BEVT types)
+from bevt_mm.datasets import ImageListDataset
+from bevt_mm.models.tokenizers import VQVAETokenizer, evaluate_vqvae, train_vqvae
+from bevt_mm.models.tokenizers.vqvae_training import progress
 
 #: Architectures (all downsample 8x: 112 -> 14 tokens; ``tiny`` 4x is for tests).
 PRESETS: Dict[str, dict] = {

@@ -15,11 +15,19 @@ for int()`` or a silently wrong label. With ``num_classes`` every label must
 be in ``0..num_classes - 1``: a 1-based list (Diving48's 1..48 with 48
 classes) fails when the dataset is built, not at the first batch that holds
 label 48 (a device-side assert on GPU, hours into a run).
+
+:func:`windows_separators_to_posix` reads the ``\\`` separators of a list
+written on Windows (``train\\abseiling\\v0.mp4``) as ``/`` where only that
+form exists.
 """
 import codecs
+import logging
+import os
+import os.path as osp
 from typing import List, Optional, Tuple, Union
 
 from mmengine import fileio
+from mmengine.logging import print_log
 
 BOM = '\ufeff'
 
@@ -64,18 +72,39 @@ def read_list_lines(path: str, backend_args: Optional[dict] = None) -> List[str]
     return [line.lstrip(BOM) for line in lines]
 
 
+def _is_int(field: str) -> bool:
+    try:
+        int(field)
+    except ValueError:
+        return False
+    return True
+
+
+def _ends_like_a_file_name(path: str, delimiter: Optional[str]) -> bool:
+    """Whether the last field of ``path`` can end a file name (``(31).mp4``, ``a/b``).
+
+    A file name with spaces ends in a suffix or a folder part; a bare word or
+    number there (``v0.mp4 cat``, ``v0.mp4 1 2``) is a malformed label column.
+    """
+    last = path.rsplit(delimiter, 1)[-1]
+    return not _is_int(last) and any(c in last for c in './\\')
+
+
 def read_annotation_list(ann_file: str, delimiter: str = ' ', with_label: bool = True,
-                         path_may_contain_delimiter: bool = False,
                          multi_label: bool = False, num_classes: Optional[int] = None,
                          backend_args: Optional[dict] = None) -> List[Tuple[str, Label]]:
     """Read ``path [label]`` lines into ``(path, label)`` (label -1 when absent).
 
+    A path may contain the delimiter (``drinking (31).mp4 0``): a labelled
+    line splits at its last delimiter (``multi_label``: before its trailing
+    integer fields); a line whose last field is no integer but ends like a
+    file name (``drinking (31).mp4``) is a path without a label.
+
     Args:
         ann_file (str): the list.
-        delimiter (str): separator of path and label.
+        delimiter (str): separator of path and label; ``' '`` (default) means
+            any run of whitespace (spaces, tabs).
         with_label (bool): read labels; False takes each whole line as a path.
-        path_may_contain_delimiter (bool): split at the last delimiter only
-            (image lists), else every field counts (MMAction2's video lists).
         multi_label (bool): ``path label label ...`` (MMAction2's
             ``multi_class`` lists); labels are returned as lists.
         num_classes (int, optional): when given, every label must be in
@@ -86,11 +115,15 @@ def read_annotation_list(ann_file: str, delimiter: str = ' ', with_label: bool =
         list[tuple[str, int | list[int]]]: paths as written and integer labels.
 
     Raises:
-        AnnotationFormatError: a malformed line.
+        AnnotationFormatError: a malformed line: a label that is no integer,
+            an extra integer column (a rawframe or multi-label list read as a
+            single-label one), a label on some lines but not on others.
         LabelRangeError: a label outside ``0..num_classes - 1``.
     """
+    sep = None if delimiter == ' ' else delimiter
     expected = (f'one sample per line: "<path>{delimiter}<integer label>", or "<path>" alone '
-                'on every line of an unlabeled list (paths relative to data_prefix)')
+                'on every line of an unlabeled list (paths relative to data_prefix; a path '
+                'may contain spaces, the label is the last field)')
     if multi_label:
         expected = (f'one sample per line: "<path>{delimiter}<label>{delimiter}<label> ..." '
                     '(integer labels)')
@@ -102,29 +135,30 @@ def read_annotation_list(ann_file: str, delimiter: str = ' ', with_label: bool =
         if not with_label:
             rows.append((line, -1))
             continue
-        parts = (line.rsplit(delimiter, 1) if path_may_contain_delimiter
-                 else line.split(delimiter))
-        parts = [p for p in parts if p != ''] or [line]
 
         def fail(problem: str) -> AnnotationFormatError:
             return AnnotationFormatError(
                 f'{ann_file}, line {lineno}: {line!r}: {problem}. Expected {expected}. '
                 'Fix this line or regenerate the list.')
 
-        if len(parts) > 2 and not multi_label:
-            raise fail(f'{len(parts)} fields')
-        labels = []
-        for field in parts[1:]:
-            try:
-                labels.append(int(field))
-            except ValueError:
-                raise fail(f'label {field!r} is not an integer') from None
+        path, labels = line, []
+        while True:  # trailing integer fields are labels (one, or any number if multi_label)
+            parts = path.rsplit(sep, 1)
+            if len(parts) < 2 or not _is_int(parts[1]) or (labels and not multi_label):
+                break
+            path = parts[0].strip()
+            labels.insert(0, int(parts[1]))
+        if len(path.split(sep, 1)) > 1 and not _ends_like_a_file_name(path, sep):
+            last = path.rsplit(sep, 1)[-1]
+            if _is_int(last):
+                raise fail(f'{len(line.split(sep))} fields')
+            raise fail(f'label {last!r} is not an integer')
         labeled_at.setdefault(bool(labels), lineno)
         if len(labeled_at) == 2:
             first = labeled_at[not labels]
             raise fail(('no label' if not labels else 'a label') + f', unlike line {first}')
         checked.extend((lineno, line, label) for label in labels)
-        rows.append((parts[0], labels if multi_label else (labels[0] if labels else -1)))
+        rows.append((path, labels if multi_label else (labels[0] if labels else -1)))
     if num_classes is not None:
         check_label_range(checked, ann_file, num_classes)
     return rows
@@ -157,3 +191,46 @@ def check_label_range(labels: List[Tuple[int, str, int]], ann_file: str,
         f'{ann_file}, line {lineno}: {line!r}: label {label} is outside 0..{num_classes - 1} '
         f'(num_classes={num_classes}, from model.cls_head.num_classes); {len(bad)} of '
         f'{len(values)} labels are outside. Labels must be 0..{num_classes - 1}; {hint}.')
+
+
+def windows_separators_to_posix(paths: List[str], root: Optional[str], ann_file: str,
+                                max_probes: int = 100) -> List[str]:
+    """Paths of a list written on Windows (``train\\a\\v0.mp4``) with ``/`` separators.
+
+    On POSIX ``\\`` is an ordinary file-name character, so such a path names
+    a file that does not exist. The first paths holding a ``\\`` (at most
+    ``max_probes``) are looked up under ``root``: when one exists only in its
+    ``/`` form, every ``\\`` of the list is read as ``/`` and one warning
+    names the list; when one exists as written, the paths are kept. On
+    Windows the paths are returned unchanged.
+
+    Args:
+        paths (list[str]): paths as written in the list.
+        root (str, optional): the folder they are relative to (data_prefix).
+        ann_file (str): the list (for the warning).
+        max_probes (int): paths looked up at most.
+
+    Returns:
+        list[str]: the paths, converted or not.
+    """
+    if os.sep == '\\':
+        return paths
+    windows = [p for p in paths if '\\' in p]
+
+    def exists(path: str) -> bool:
+        try:
+            return fileio.exists(osp.join(root, path) if root else path)
+        except Exception:  # a storage backend that cannot be reached from here
+            return False
+
+    for path in windows[:max_probes]:
+        if exists(path):
+            return paths
+        posix = path.replace('\\', '/')
+        if exists(posix):
+            print_log(f'{ann_file}: {len(windows)} paths use Windows separators (e.g. {path!r} '
+                      f'does not exist, {posix!r} does): reading every "\\" of this list as '
+                      '"/" (write the list with "/" to silence this warning)',
+                      logger='current', level=logging.WARNING)
+            return [p.replace('\\', '/') for p in paths]
+    return paths

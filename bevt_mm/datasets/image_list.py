@@ -6,7 +6,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Type, Union
 from mmengine.dataset import BaseDataset
 
 from mmaction.registry import DATASETS
-from .ann_list import read_annotation_list
+from .ann_list import read_annotation_list, windows_separators_to_posix
 from .robust import RobustLoadingMixin
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
@@ -87,11 +87,10 @@ class ImageListDataset(RobustLoadingMixin, BaseDataset):
         root = self.data_prefix.get('img', '') or ''
         samples = []
         if self.ann_file:
-            for path, label in read_annotation_list(self.ann_file, self.delimiter,
-                                                    self.with_label,
-                                                    path_may_contain_delimiter=True,
-                                                    num_classes=self.num_classes):
-                samples.append((osp.join(root, path), label))
+            rows = read_annotation_list(self.ann_file, self.delimiter, self.with_label,
+                                        num_classes=self.num_classes)
+            paths = windows_separators_to_posix([path for path, _ in rows], root, self.ann_file)
+            samples = [(osp.join(root, path), label) for path, (_, label) in zip(paths, rows)]
         else:
             if not osp.isdir(root):
                 raise FileNotFoundError(f'image folder {root!r} (data_prefix["img"]) not found')

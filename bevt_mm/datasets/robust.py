@@ -183,6 +183,26 @@ class RobustLoadingMixin:
                       'later failures of this file are counted without a warning)',
                       logger='current', level=logging.WARNING)
 
+    def labels_outside(self, num_classes: int) -> List[Tuple[str, int]]:
+        """``(path, label)`` of every sample with a label outside ``0..num_classes - 1``.
+
+        Args:
+            num_classes (int): classes of the model's head.
+
+        Returns:
+            list[tuple[str, int]]: in list order; unlabelled samples (-1) are
+            not checked.
+        """
+        from mmengine.dataset import BaseDataset
+        bad = []
+        for idx in range(len(self)):
+            info = BaseDataset.get_data_info(self, idx)  # labels as listed (no one-hot)
+            labels = info.get('label', info.get('gt_label', -1))
+            for label in (labels if isinstance(labels, (list, tuple)) else [labels]):
+                if int(label) != -1 and not 0 <= int(label) < num_classes:
+                    bad.append((self._sample_path(idx), int(label)))
+        return bad
+
     def _advice(self, path: str) -> str:
         """What to do about a sample that failed to load (for the warning)."""
         listed = (f'listed in ann_file {self.ann_file}' if getattr(self, 'ann_file', '')

@@ -6,7 +6,7 @@ from mmengine.utils import check_file_exist
 
 from mmaction.datasets import VideoDataset
 from mmaction.registry import DATASETS
-from .ann_list import read_annotation_list
+from .ann_list import read_annotation_list, windows_separators_to_posix
 from .robust import RobustLoadingMixin
 
 
@@ -65,5 +65,6 @@ class RobustVideoDataset(RobustLoadingMixin, VideoDataset):
         prefix = self.data_prefix.get('video')
         rows = read_annotation_list(self.ann_file, self.delimiter, multi_label=self.multi_class,
                                     num_classes=self.num_classes)
+        paths = windows_separators_to_posix([path for path, _ in rows], prefix, self.ann_file)
         return [dict(filename=osp.join(prefix, path) if prefix is not None else path,
-                     label=label) for path, label in rows]
+                     label=label) for path, (_, label) in zip(paths, rows)]

@@ -36,8 +36,8 @@ def cpu_has_native_bf16(cpuinfo: Optional[str] = None) -> bool:
     """Whether the CPU computes bf16 natively (``avx512_bf16`` or ``amx_bf16``
     on x86, ``bf16`` on Arm), read from ``/proc/cpuinfo``.
 
-    Without it, bf16 autocast is emulated and was measured about 10x slower
-    than fp32, so CPU AMP then trains in fp32.
+    Without it, bf16 autocast is emulated and far slower than fp32
+    (docs/install.md), so CPU AMP then trains in fp32.
 
     Args:
         cpuinfo: Text of ``/proc/cpuinfo``; read from the file when None.
@@ -92,7 +92,7 @@ def adapt_to_device(cfg: Config, native_bf16: Optional[bool] = None) -> None:
             optim_wrapper['type'] = 'OptimWrapper'  # fp32 asked for
         elif dtype != 'bfloat16' and not native_bf16:
             warnings.warn('No GPU and no native bf16 on this CPU (no avx512_bf16/amx_bf16 '
-                          'flag): mixed precision would be emulated, about 10x slower, so '
+                          'flag): mixed precision would be emulated, far slower than fp32, so '
                           'training in fp32 (OptimWrapper; optim_wrapper.dtype=bfloat16 '
                           'forces bf16 autocast).')
             optim_wrapper['type'] = 'OptimWrapper'
@@ -379,11 +379,13 @@ def resolve_start(cfg: Config, resume: Optional[str] = None) -> str:
 
     * ``--resume PATH``: resume from ``PATH`` (it must exist);
     * ``--resume`` (``'auto'``) or ``resume=True`` in the config: the latest
-      checkpoint of ``cfg.work_dir`` (its ``last_checkpoint``); with none yet,
-      the config's ``load_from`` is loaded as weights (the run starts as a
-      fresh run would). ``resume=True`` with a ``load_from`` that is itself a
-      training checkpoint (``meta`` and optimizer state) and an empty work
-      dir resumes from ``load_from`` (mmengine's meaning);
+      checkpoint of ``cfg.work_dir`` (:func:`~bevt_mm.engine.hooks.resume.latest_checkpoint`:
+      the file ``last_checkpoint`` names, found in the work dir even after it
+      moved); with none yet, the config's ``load_from`` is loaded as weights
+      (the run starts as a fresh run would). ``resume=True`` with a
+      ``load_from`` that is itself a training checkpoint (``meta`` and
+      optimizer state) and an empty work dir resumes from ``load_from``
+      (mmengine's meaning);
     * no resume: ``load_from`` (weights only) if set.
 
     Args:
@@ -399,9 +401,9 @@ def resolve_start(cfg: Config, resume: Optional[str] = None) -> str:
 
     Raises:
         FileNotFoundError: ``--resume PATH`` names a missing file, or
-            ``last_checkpoint`` points to one.
+            ``last_checkpoint`` names one that is found nowhere.
     """
-    from mmengine.runner.checkpoint import find_latest_checkpoint
+    from .hooks.resume import latest_checkpoint, named_checkpoint
     init = cfg.get('load_from', None)
     wanted = resume if resume is not None else ('auto' if cfg.get('resume', False) else None)
     if wanted not in (None, 'auto'):
@@ -410,13 +412,11 @@ def resolve_start(cfg: Config, resume: Optional[str] = None) -> str:
         cfg.resume, cfg.load_from = True, wanted
         return f'Start: resuming from {wanted} (--resume {wanted})'
     if wanted == 'auto':
-        latest = find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+        latest = latest_checkpoint(cfg.work_dir)
         if latest:
-            if not osp.isfile(latest):
-                raise FileNotFoundError(
-                    f'{osp.join(cfg.work_dir, "last_checkpoint")} names {latest}, which does '
-                    'not exist: restore it, or remove last_checkpoint to resume from nothing')
-            cfg.resume, cfg.load_from = True, None  # mmengine logs the file it resumes
+            # mmengine resumes (and logs) the file last_checkpoint names; another one by path
+            cfg.resume = True
+            cfg.load_from = None if latest == named_checkpoint(cfg.work_dir) else latest
             return (f'Start: resuming from {latest} (the latest checkpoint of work_dir '
                     f'{cfg.work_dir})')
         if init and resume is None and osp.isfile(init) and _is_training_checkpoint(init):

@@ -4,7 +4,7 @@
 
 * ``bevt``: a ``BEVT`` pretraining checkpoint (``backbone.*`` with
   ``patch_embed_2d``/``mask_token``, ``head.*``): converted with
-  :func:`~bevt_mm.utils.checkpoint_convert.bevt_to_mmaction_swin`
+  :func:`~bevt_mm.utils.checkpoint.bevt_to_mmaction_swin`
   (decoder norm as the final norm, relative tables resized to the
   recognizer's window), exactly as ``tools/convert/bevt_to_mmaction_swin.py``;
 * ``recognizer``: a stock MMAction2 recognizer checkpoint (``backbone.*``,
@@ -18,7 +18,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor
 
 from bevt_mm.models.tokenizers.base import extract_state_dict
-from bevt_mm.utils.checkpoint_convert import bevt_to_mmaction_swin
+from bevt_mm.utils.checkpoint import bevt_to_mmaction_swin
 
 #: buffers that a backbone rebuilds; never required from a checkpoint
 _DERIVED = ('relative_position_index', 'attn_mask')

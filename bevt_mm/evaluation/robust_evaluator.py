@@ -14,7 +14,7 @@ results (``mmengine.dist.collect_results``: rank order, padding dropped), so
 the marks line up with the results in distributed evaluation too.
 """
 import logging
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 from mmengine.dist import collect_results
 from mmengine.evaluator import BaseMetric, Evaluator
@@ -37,9 +37,12 @@ class RobustEvaluator(Evaluator):
         val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
 
     Each metric must append one result per data sample (``AccMetric``,
-    ``ConfusionMatrix`` ... do); for one that does not, the metric is
-    computed over every sample and a warning says so. ``DumpResults`` dumps
-    every sample; the unreadable ones carry ``unreadable_file``.
+    ``ConfusionMatrix`` ... do) and compute in ``compute_metrics`` (its own,
+    or one set on the instance); for one that does not, the metric is
+    computed over every sample and a warning says so. The metrics themselves
+    are not modified: their ``compute_metrics`` is called with the readable
+    samples' results. ``DumpResults`` dumps every sample; the unreadable ones
+    carry ``unreadable_file``.
 
     Args:
         metrics (dict | BaseMetric | Sequence): the metrics, as for
@@ -72,18 +75,15 @@ class RobustEvaluator(Evaluator):
         marks = collect_results(self._unreadable, size, 'cpu')  # None off the main process
         self._unreadable = []
         unreadable = [m for m in marks or [] if m]
-        wrapped = []
+        metrics = self.metrics
         if unreadable:  # only on the main process, where compute_metrics runs
             keep = [not m for m in marks]
-            for metric in self.metrics:
-                if type(metric).__name__ not in KEEP_ALL:
-                    metric.compute_metrics = self._on_readable(metric, keep)
-                    wrapped.append(metric)
+            self.metrics = [m if type(m).__name__ in KEEP_ALL else _readable_only(m, keep)
+                            for m in metrics]
         try:
-            metrics = super().evaluate(size)
+            results = super().evaluate(size)
         finally:
-            for metric in wrapped:
-                del metric.compute_metrics  # back to the class's method
+            self.metrics = metrics
         if unreadable:
             names = ', '.join(unreadable[:self.max_listed])
             more = len(unreadable) - self.max_listed
@@ -92,19 +92,52 @@ class RobustEvaluator(Evaluator):
                       f'{len(marks) - len(unreadable)}): {names}'
                       + (f' and {more} more' if more > 0 else ''),
                       logger='current', level=logging.WARNING)
-        return metrics
+        return results
 
-    @staticmethod
-    def _on_readable(metric: BaseMetric, keep: List[bool]) -> Callable[[list], dict]:
-        compute = metric.compute_metrics
 
-        def compute_on_readable(results: list) -> dict:
-            if len(results) != len(keep):
-                print_log(f'RobustEvaluator: {type(metric).__name__} has {len(results)} results '
-                          f'for {len(keep)} samples, so its unreadable samples cannot be told '
-                          'apart: it is computed over all of them, stand-ins included',
-                          logger='current', level=logging.WARNING)
-                return compute(results)
-            return compute([r for r, k in zip(results, keep) if k])
+class _ReadableOnly(BaseMetric):
+    """A metric's evaluation over the readable samples, for one ``evaluate`` call.
 
-        return compute_on_readable
+    Shares the metric's ``results`` list (cleared by ``evaluate`` as usual),
+    device, folder and prefix, and calls the metric's own ``compute_metrics``
+    (a function set on the instance included) with the results of the samples
+    marked ``keep``. The metric itself is not modified.
+
+    Args:
+        metric (BaseMetric): the metric.
+        keep (list[bool]): per sample of the dataset, in ``collect_results``
+            order: whether it was readable.
+    """
+
+    def __init__(self, metric: BaseMetric, keep: List[bool]) -> None:
+        # BaseMetric.__init__ is not called: every attribute comes from ``metric``
+        self.metric, self.keep = metric, keep
+        self._dataset_meta = metric.dataset_meta
+        self.collect_device = metric.collect_device
+        self.collect_dir = getattr(metric, 'collect_dir', None)
+        self.prefix = metric.prefix
+        self.results = metric.results
+
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        self.metric.process(data_batch, data_samples)
+
+    def compute_metrics(self, results: list) -> dict:
+        """``metric.compute_metrics`` over the results of the readable samples."""
+        if len(results) != len(self.keep):
+            print_log(f'RobustEvaluator: {type(self.metric).__name__} has {len(results)} '
+                      f'results for {len(self.keep)} samples, so its unreadable samples '
+                      'cannot be told apart: it is computed over all of them, stand-ins '
+                      'included', logger='current', level=logging.WARNING)
+            return self.metric.compute_metrics(results)
+        return self.metric.compute_metrics([r for r, k in zip(results, self.keep) if k])
+
+
+def _readable_only(metric: BaseMetric, keep: List[bool]) -> BaseMetric:
+    """``metric`` evaluated over the readable samples; ``metric`` itself if it overrides
+    ``BaseMetric.evaluate`` (then over every sample, with a warning)."""
+    if type(metric).evaluate is BaseMetric.evaluate:
+        return _ReadableOnly(metric, keep)
+    print_log(f'RobustEvaluator: {type(metric).__name__} has its own evaluate(), so its '
+              'unreadable samples cannot be left out: it is computed over all of them, '
+              'stand-ins included', logger='current', level=logging.WARNING)
+    return metric

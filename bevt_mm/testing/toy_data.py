@@ -52,12 +52,9 @@ Why neither one frame nor shuffled frames can tell the class:
 The class is still local in ordered frames: direction and speed of the
 motion between consecutive frames (``+v``, ``-v``, ``+2v``, ``-2v``), which a
 2x4x4 tubelet embedding sees directly. ``v`` is 5-7 px per frame at 64 px
-(2.5-3.5 px at the toy fine-tuning's 32 px, most of a 4 px patch). Measured
-with the toy fine-tuning's model and optimizer (tiny Swin from a toy BEVT
-encoder, AdamW lr 3e-4, 1000 iterations of 8 clips, seeds 0-2): at 2.5-3.5 px
-per frame (at 64 px) it learned the speed but not the direction (top-1
-0.40-0.49: slow and fast told apart, left and right at chance); at 5-7 px it
-reached 0.99-1.00 with every seed.
+(2.5-3.5 px at the toy fine-tuning's 32 px, most of a 4 px patch): at half
+that speed the toy fine-tuning tells slow from fast but not the direction
+(docs/demo.md, "Toy data").
 
 **images** (the image stream). Generated scenes (1-3 shapes on a textured
 background; the label is the shape of the largest object) and, optionally,

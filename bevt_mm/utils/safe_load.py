@@ -1,30 +1,24 @@
-"""Load checkpoints without running their pickles: torch's ``weights_only`` plus our allowlist.
+"""Load checkpoints without running their pickles: torch's ``weights_only`` plus an allowlist.
 
 Since torch 2.6, ``torch.load`` unpickles with ``weights_only=True``: only
 tensors, containers and an allowlist of types are rebuilt, and a file whose
 pickle would call anything else is refused before any of its code runs.
 mmengine's training checkpoints hold a few more types than torch allows by
-default; :func:`checkpoint_globals` adds exactly those. Every checkpoint load
-in bevt_mm (and mmengine's loads while bevt_mm is imported, see
-:mod:`bevt_mm.compat`) goes through :func:`load_checkpoint_file` or
-:func:`call_restricted`.
+default; :func:`checkpoint_globals` names exactly those, and
+:func:`bevt_mm.compat.allow_checkpoint_globals` adds them to torch's
+allowlist when bevt_mm is imported, so stock mmengine loads (``load_from``,
+``resume``, ``pretrained=``) read such checkpoints with torch's own
+protection. ``tests/utils/test_safe_load.py`` derives the list from a real
+training checkpoint and checks that it is no wider.
 
-How the allowlist was found: every kind of checkpoint our configs write
-(toy and paper pretraining configs with ``RNGStateHook`` and
-``ResumableIterBasedTrainLoop``, image-stream, TimeSformer, fine-tuning with
-``EMAHook``, stock MMAction2 recognizers, converter and tokenizer-tool
-outputs) was saved and scanned with
-``torch.serialization.get_unsafe_globals_in_checkpoint``, and then loaded:
-the scan lists globals, the load also needs the classes of NumPy's dtype
-instances (float64, int64, uint32 in all 90 files of one test-suite run). The config tests (``tests/configs``) load what each config
-writes with :func:`load_checkpoint_file`; ``tests/utils/test_safe_load.py``
-checks that the list is no wider than that.
-
-A refused file raises :class:`UntrustedCheckpointError` naming the file, the
-refused global and the one opt-in: the environment variable
+bevt_mm's own tools (converters, tokenizers, analysis scripts, the resume
+check of ``tools/train.py``) load through :func:`load_checkpoint_file`. A
+refused file raises :class:`UntrustedCheckpointError` naming the file, the
+refused global and the opt-in of these tools: the environment variable
 ``BEVT_TRUST_CHECKPOINTS=1`` (never on by default) makes a refused load fall
 back to ``weights_only=False`` - the pickle then runs, so set it only for a
-file you trust.
+file you trust. Stock loads do not read this variable; they raise torch's
+own error.
 """
 import contextlib
 import os
@@ -152,7 +146,7 @@ def refusal(source: str, err: BaseException) -> UntrustedCheckpointError:
 
 
 def _refuse_unless_trusted(source: str, err: pickle.UnpicklingError) -> None:
-    """Raise the refusal, or warn and return when the user opted in.
+    """Raise the refusal, or warn and return when the user opted in (our tools only).
 
     An error that names no refused global (a corrupt file, or a pickle
     opcode torch's restricted unpickler does not read) is re-raised as it is
@@ -193,38 +187,3 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu',
     except pickle.UnpicklingError as err:
         _refuse_unless_trusted(path, err)
     return torch.load(path, map_location=map_location, weights_only=False)
-
-
-def call_restricted(source: str, load: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run ``load``, a function that calls ``torch.load`` with its default, restricted.
-
-    For loaders we cannot pass ``weights_only`` to (mmengine's http, s3,
-    open-mmlab schemes): torch's default ``weights_only=True`` applies, with
-    the checkpoint allowlist. With ``BEVT_TRUST_CHECKPOINTS=1`` a refused load
-    is repeated once under torch's ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``.
-
-    Args:
-        source (str): the file or URL, for messages.
-        load (callable): the loader, called as ``load(*args, **kwargs)``.
-
-    Raises:
-        UntrustedCheckpointError: as :func:`load_checkpoint_file`.
-    """
-    try:
-        with _allowlisted(checkpoint_globals()):
-            return load(*args, **kwargs)
-    except UntrustedCheckpointError:
-        raise
-    except pickle.UnpicklingError as err:
-        _refuse_unless_trusted(source, err)
-    key = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
-    before = os.environ.get(key)
-    os.environ[key] = '1'
-    try:
-        return load(*args, **kwargs)
-    finally:
-        if before is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = before
-

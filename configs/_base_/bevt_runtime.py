@@ -2,7 +2,8 @@
 # atomic checkpoint writes (a killed job never leaves a half-written .pth), a stop at the
 # first non-finite loss (before it is saved), RNG states saved in checkpoints and restored
 # on --resume (the run continues exactly as the interrupted one), gradients of an unfinished
-# accumulation saved with them (exact resume with accumulative_counts > 1), and our types.
+# accumulation saved with them (exact resume with accumulative_counts > 1), a resume that finds
+# the work dir's checkpoint after a move and keeps epoch schedules in epochs, and our types.
 #
 # The reliability hooks are named entries of default_hooks (mmengine's Runner builds every key
 # of it), not custom_hooks: a config or command that replaces custom_hooks (e.g. custom_hooks=[]
@@ -17,7 +18,8 @@ default_hooks = dict(
                     save_last=True, backend_args=dict(backend='atomic_local')),
     non_finite_loss=dict(type='NonFiniteLossHook'),
     rng_state=dict(type='RNGStateHook'),
-    accumulated_grads=dict(type='AccumulatedGradsHook'))
+    accumulated_grads=dict(type='AccumulatedGradsHook'),
+    resume=dict(type='ResumeHook'))
 
 custom_hooks = []
 

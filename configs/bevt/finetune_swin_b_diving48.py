@@ -12,12 +12,16 @@
 # tools/data/diving48 of MMAction2 writes them).
 _base_ = './finetune_swin_b_ssv2.py'
 
-model = dict(cls_head=dict(num_classes=48))
+num_classes = 48  # the head's and the datasets'
+model = dict(cls_head=dict(num_classes=num_classes))
 
 data_root = 'data/diving48/videos'
 ann_file_train = 'data/diving48/diving48_train_list_videos.txt'
 ann_file_val = 'data/diving48/diving48_val_list_videos.txt'
 
-train_dataloader = dict(dataset=dict(ann_file=ann_file_train, data_prefix=dict(video=data_root)))
-val_dataloader = dict(dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root)))
-test_dataloader = dict(dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root)))
+train_dataloader = dict(dataset=dict(ann_file=ann_file_train, data_prefix=dict(video=data_root),
+                                     num_classes=num_classes))
+val_dataloader = dict(dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root),
+                                   num_classes=num_classes))
+test_dataloader = dict(dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root),
+                                    num_classes=num_classes))

@@ -18,22 +18,27 @@
 # - 8 clips per GPU [R]; 8 GPUs [M] (the released config does not state its GPU count):
 # --auto-scale-lr (base 8 GPUs x 8 clips = 64): 8 GPUs -> lr 3e-4, 32 GPUs -> lr 1.2e-3.
 #
-# Load the BEVT encoder with one option (a backbone checkpoint exported by
-# tools/convert/bevt_to_mmaction_swin.py; a pretraining checkpoint such as epoch_150.pth is
-# converted on load to the same tensors; a file matching < 50 % of the backbone is refused):
+# The backbone is BEVTFinetuneSwinTransformer3D: stock SwinTransformer3D's parameters and output
+# with BEVT's checked loading. Load the BEVT encoder with one option (the backbone exported by
+# tools/convert/bevt_to_mmaction_swin.py, or the pretraining checkpoint itself, e.g.
+# epoch_150.pth, converted on load to the same tensors; a file matching < 50 % of the backbone
+# is refused):
 #   bash tools/dist_train.sh configs/bevt/finetune_swin_b_k400.py 8 \
 #       --cfg-options model.backbone.pretrained=work_dirs/bevt_swin_b_backbone.pth
 _base_ = 'mmaction::recognition/swin/swin-base-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py'
 
 custom_imports = dict(imports=['bevt_mm'], allow_failed_imports=False)
 
+num_classes = 400  # the head's and the datasets'
+
 model = dict(
     backbone=dict(
+        type='BEVTFinetuneSwinTransformer3D',
         pretrained=None,  # set to the exported BEVT backbone checkpoint
         pretrained2d=False,  # the BEVT checkpoint is already 3D
         window_size=(8, 7, 7),
         drop_path_rate=0.3),
-    cls_head=dict(in_channels=1024, num_classes=400))
+    cls_head=dict(in_channels=1024, num_classes=num_classes))
 
 max_epochs = 60
 warmup_epochs = 2.5
@@ -64,11 +69,15 @@ param_scheduler = [
 # Atomic checkpoint writes (bevt_mm.engine.atomic_backend) and the reliability hooks of
 # configs/_base_/bevt_runtime.py, as named default hooks (custom_hooks=[] keeps them). An epoch
 # is rarely a multiple of the 4 accumulated iterations: epoch checkpoints keep the gradients not
-# yet applied, so --resume continues exactly (docs/reliability.md).
+# yet applied, so --resume continues exactly; RNG states and the sampler's seed, the work dir's
+# own checkpoint and epoch schedules on resume; the datasets' num_classes checked against the
+# head (docs/reliability.md).
 default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
                      non_finite_loss=dict(type='NonFiniteLossHook'),
                      rng_state=dict(type='RNGStateHook'),
-                     accumulated_grads=dict(type='AccumulatedGradsHook'))
+                     accumulated_grads=dict(type='AccumulatedGradsHook'),
+                     resume=dict(type='ResumeHook'),
+                     num_classes_check=dict(type='NumClassesCheckHook'))
 
 # --auto-scale-lr base: 8 GPUs x 8 clips (the unit of batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=64)
@@ -112,13 +121,17 @@ test_pipeline = [
 # RobustVideoDataset instead of the base's VideoDataset: an unreadable video (missing, truncated,
 # a codec decord lacks) is replaced and counted in training; in val/test it is left out of the
 # metric by RobustEvaluator, which logs "N of M samples unreadable" with their paths.
-# tools/train.py / test.py set the datasets' num_classes from model.cls_head.num_classes, so a
-# list with an out-of-range label (1-based) fails when the dataset is built, naming the line.
+# num_classes (the head's) makes a list with an out-of-range label (1-based) fail when the dataset
+# is built, naming the line, under any runner; NumClassesCheckHook stops a run whose head was
+# changed alone (tools/train.py and tools/test.py make the datasets follow the head).
 train_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=train_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=train_pipeline, num_classes=num_classes))
 val_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=val_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=val_pipeline, num_classes=num_classes))
 test_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=test_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=test_pipeline, num_classes=num_classes))
 val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
 test_evaluator = val_evaluator

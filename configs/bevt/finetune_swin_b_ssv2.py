@@ -6,12 +6,11 @@
 #   (n=4, m=7; here the same op on every frame of a clip), random erasing 0.25 [R]; test 1 clip
 #   x 3 crops [R]; 174 classes, label smoothing 0.1 [R]
 # - window 16x7x7, relative position tables resized from the pretraining 8x7x7 [R]
-#   (the authors' pretrained_window_size), drop path 0.4 [R]. The backbone is BEVT's
-#   (BEVTSwinTransformer3D without image stream and mask token: the parameters, keys and
-#   outputs of stock SwinTransformer3D) for its loading: an encoder exported with the export's
-#   default window (8x7x7) gets its relative position tables resized to 16x7x7 on load
-#   (trilinear, as `bevt_to_mmaction_swin.py --window-size 16 7 7`), and the log says so;
-#   stock SwinTransformer3D would skip them as size mismatches.
+#   (the authors' pretrained_window_size), drop path 0.4 [R]. The backbone
+#   (BEVTFinetuneSwinTransformer3D, from finetune_swin_b_k400.py) resizes the relative position
+#   tables of an encoder exported with the 8x7x7 window to 16x7x7 on load (trilinear, as
+#   `bevt_to_mmaction_swin.py --window-size 16 7 7`), and the log says so; stock
+#   SwinTransformer3D would skip them as size mismatches.
 # - AdamW lr 5e-4, betas (0.9, 0.999), wd 0.05, no layer decay, no gradient clipping,
 #   accumulation 8, fp16 [R]; custom_keys as released [R]: absolute_pos_embed /
 #   relative_position_bias_table / norm decay_mult 0, backbone lr_mult 0.1. Matched as mmcv 1.x
@@ -28,10 +27,11 @@
 # --auto-scale-lr (base 8 GPUs x 8 clips = 64): 8 GPUs -> lr 5e-4, 32 GPUs -> lr 2e-3.
 _base_ = './finetune_swin_b_k400.py'
 
+num_classes = 174  # the head's and the datasets'
+
 model = dict(
-    backbone=dict(type='BEVTSwinTransformer3D', image_stream=False, mask_token=False,
-                  window_size=(16, 7, 7), drop_path_rate=0.4),
-    cls_head=dict(num_classes=174, label_smooth_eps=0.1))
+    backbone=dict(window_size=(16, 7, 7), drop_path_rate=0.4),
+    cls_head=dict(num_classes=num_classes, label_smooth_eps=0.1))
 
 dataset_type = 'RobustVideoDataset'  # as finetune_swin_b_k400.py
 data_root = 'data/sthv2/videos'
@@ -75,13 +75,13 @@ test_pipeline = [
 
 train_dataloader = dict(
     dataset=dict(type=dataset_type, ann_file=ann_file_train, data_prefix=dict(video=data_root),
-                 pipeline=train_pipeline))
+                 pipeline=train_pipeline, num_classes=num_classes))
 val_dataloader = dict(
     dataset=dict(type=dataset_type, ann_file=ann_file_val, data_prefix=dict(video=data_root),
-                 pipeline=val_pipeline, test_mode=True))
+                 pipeline=val_pipeline, test_mode=True, num_classes=num_classes))
 test_dataloader = dict(
     dataset=dict(type=dataset_type, ann_file=ann_file_val, data_prefix=dict(video=data_root),
-                 pipeline=test_pipeline, test_mode=True))
+                 pipeline=test_pipeline, test_mode=True, num_classes=num_classes))
 
 optim_wrapper = dict(  # [R], see the header
     _delete_=True, type='AmpOptimWrapper', accumulative_counts=8,

@@ -8,31 +8,34 @@
 # x0.1 at epochs 5 and 10, 15 epochs, grad-norm clip 40, 8 clips per GPU on 8 GPUs:
 # --auto-scale-lr (base 8 GPUs x 8 clips = 64): 8 GPUs -> lr 0.005, 32 GPUs -> lr 0.02.
 #
-# Load the encoder exported by tools/convert/bevt_timesformer_to_mmaction.py (keys
-# `backbone.*`; `load_from` also takes the pretraining checkpoint and converts it on load to the
-# same tensors) with `load_from`, not with `model.backbone.pretrained` (refused for 3D files):
-#   python tools/convert/bevt_timesformer_to_mmaction.py BEVT.pth \
-#       work_dirs/bevt_timesformer_b_backbone.pth
+# The backbone is BEVTFinetuneTimeSformer: stock TimeSformer's parameters and output with BEVT's
+# checked loading. Load the BEVT encoder with one option: the pretraining checkpoint itself
+# (converted on load to what tools/convert/bevt_timesformer_to_mmaction.py exports) or its
+# export, as `model.backbone.pretrained` or `load_from`; a file matching < 50 % of the backbone
+# is refused:
 #   bash tools/dist_train.sh configs/bevt/finetune_timesformer_b_k400.py 8 \
-#       --cfg-options load_from=work_dirs/bevt_timesformer_b_backbone.pth
-# Why: the stock TimeSformer treats a `pretrained=` file as a 2D ViT and copies each layer's
-# `attentions.0` (temporal) weights over `attentions.1` (spatial), which would discard the
-# pretrained spatial attention. `load_from` loads every backbone key as is (cls_head stays
-# freshly initialized; mmengine lists its keys as missing).
+#       --cfg-options model.backbone.pretrained=work_dirs/bevt_timesformer_b/epoch_150.pth
+# (stock TimeSformer treats a `pretrained=` file as a 2D ViT and copies each layer's temporal
+# attention over the spatial one; BEVTFinetuneTimeSformer loads a divided space-time file as is.)
 _base_ = 'mmaction::recognition/timesformer/timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb.py'
 
 custom_imports = dict(imports=['bevt_mm'], allow_failed_imports=False)
 
-model = dict(backbone=dict(pretrained=None))  # no ImageNet ViT download: load_from instead
+num_classes = 400  # the head's and the datasets'
+model = dict(backbone=dict(type='BEVTFinetuneTimeSformer',
+                           pretrained=None),  # no ImageNet ViT: set the BEVT checkpoint
+             cls_head=dict(num_classes=num_classes))
 
-load_from = None  # set to the exported BEVT backbone checkpoint
+load_from = None
 
 # Atomic checkpoint writes (bevt_mm.engine.atomic_backend): a killed job keeps its last checkpoint;
 # the reliability hooks of configs/_base_/bevt_runtime.py as named default hooks.
 default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
                      non_finite_loss=dict(type='NonFiniteLossHook'),
                      rng_state=dict(type='RNGStateHook'),
-                     accumulated_grads=dict(type='AccumulatedGradsHook'))
+                     accumulated_grads=dict(type='AccumulatedGradsHook'),
+                     resume=dict(type='ResumeHook'),
+                     num_classes_check=dict(type='NumClassesCheckHook'))
 
 # Video decoder (docs/decoding.md): 'auto' = torchcodec (exact frames, also for edit-list mp4s)
 # when it and the FFmpeg libraries load, else decord (warns once); or 'torchcodec' / 'decord'.
@@ -72,13 +75,17 @@ test_pipeline = [
 # RobustVideoDataset instead of the base's VideoDataset: an unreadable video (missing, truncated,
 # a codec decord lacks) is replaced and counted in training; in val/test it is left out of the
 # metric by RobustEvaluator, which logs "N of M samples unreadable" with their paths.
-# tools/train.py / test.py set the datasets' num_classes from model.cls_head.num_classes, so a
-# list with an out-of-range label (1-based) fails when the dataset is built, naming the line.
+# num_classes (the head's) makes a list with an out-of-range label (1-based) fail when the dataset
+# is built, naming the line, under any runner; NumClassesCheckHook stops a run whose head was
+# changed alone (tools/train.py and tools/test.py make the datasets follow the head).
 train_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=train_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=train_pipeline, num_classes=num_classes))
 val_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=val_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=val_pipeline, num_classes=num_classes))
 test_dataloader = dict(
-    timeout=600, dataset=dict(type='RobustVideoDataset', pipeline=test_pipeline))
+    timeout=600,
+    dataset=dict(type='RobustVideoDataset', pipeline=test_pipeline, num_classes=num_classes))
 val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
 test_evaluator = val_evaluator

@@ -12,7 +12,7 @@
 # - model: BEVTTimeSformer (MMAction2's TimeSformer + the image stream: own 2D patch embedding,
 #   no time embedding, no temporal attention step; all other weights shared) and
 #   BEVTPlainHead (the final-norm patch tokens are already the 14x14 token grid, one per frame:
-#   no decoder; BEVTHead's classifier and masked loss);
+#   no decoder; the classifier and masked loss of BEVTHead);
 # - video clips: 8 frames, interval 32, as MMAction2's TimeSformer K400 recipe; a temporal
 #   patch of 1, so the tube mask has one temporal position per frame (temporal_patch=1);
 # - inputs normalized as MMAction2's TimeSformer recipes ((x - 127.5) / 127.5);
@@ -50,6 +50,7 @@ model = dict(
         type='BEVTPlainHead',
         in_channels=768,
         num_classes={{_base_.tokenizer_vocab_size}},
+        loss=dict(type='CrossEntropyLoss'),  # at the masked positions only
         loss_weights=dict(image=1.0, video=1.0)),
     data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]))
 

@@ -16,14 +16,17 @@
 #       --cfg-options model.backbone.pretrained=work_dirs/toy/pretrain/bevt_backbone.pth
 _base_ = ['mmaction::_base_/models/swin_tiny.py', '../_base_/bevt_runtime.py']
 
+num_classes = 4  # the head's and the datasets'
+
 model = dict(
     backbone=dict(
+        type='BEVTFinetuneSwinTransformer3D',  # stock SwinTransformer3D + BEVT's checked loading
         arch=dict(_delete_=True, embed_dims=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8]),
         window_size=(4, 4, 4),
         pretrained=None,  # the exported BEVT encoder (tools/convert/bevt_to_mmaction_swin.py)
         pretrained2d=False,
         drop_path_rate=0.1),
-    cls_head=dict(in_channels=256, num_classes=4, dropout_ratio=0.3))
+    cls_head=dict(in_channels=256, num_classes=num_classes, dropout_ratio=0.3))
 
 data_root = 'data/toy/spatial'
 clip_len = 16
@@ -50,12 +53,14 @@ train_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='RobustVideoDataset', ann_file=f'{data_root}/train_list.txt',
-                 data_prefix=dict(video=data_root), pipeline=train_pipeline))
+                 data_prefix=dict(video=data_root), pipeline=train_pipeline,
+                 num_classes=num_classes))
 val_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='RobustVideoDataset', ann_file=f'{data_root}/val_list.txt',
-                 data_prefix=dict(video=data_root), pipeline=test_pipeline, test_mode=True))
+                 data_prefix=dict(video=data_root), pipeline=test_pipeline, test_mode=True,
+                 num_classes=num_classes))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='RobustEvaluator', metrics=dict(type='AccMetric'))
 test_evaluator = val_evaluator
@@ -82,5 +87,6 @@ param_scheduler = [
 ]
 # --auto-scale-lr base: the toy's one process x 8 clips (the unit of batch_size).
 auto_scale_lr = dict(enable=False, base_batch_size=8)
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs),
+                     num_classes_check=dict(type='NumClassesCheckHook'))
 randomness = dict(seed=0)

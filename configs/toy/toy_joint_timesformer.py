@@ -28,7 +28,8 @@ model = dict(
         _delete_=True,
         type='BEVTPlainHead',
         in_channels=64,
-        num_classes={{_base_.tokenizer_vocab_size}}),
+        num_classes={{_base_.tokenizer_vocab_size}},
+        loss=dict(type='CrossEntropyLoss')),
     data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]))
 
 video_pipeline = [

@@ -104,13 +104,16 @@ def shrink_recognizer_config(cfg: Config, videos: Dict[str, str], work_dir: str,
     backbone.arch = dict(TINY_SWIN)
     backbone.pretrained = None
     cfg.model.cls_head.in_channels = TINY_SWIN['embed_dims'] * 8
-    if num_classes is not None:
-        cfg.model.cls_head.num_classes = num_classes
     _shrink_dataloader(cfg.train_dataloader, videos['train'], videos['root'])
     for key in ('val_dataloader', 'test_dataloader'):
         if cfg.get(key):
             _shrink_dataloader(cfg[key], videos['val'], videos['root'])
             cfg[key]['batch_size'] = 1
+    if num_classes is not None:  # the head and the datasets, as the config's num_classes does
+        cfg.num_classes = cfg.model.cls_head.num_classes = num_classes
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            if cfg.get(key) and 'num_classes' in cfg[key]['dataset']:
+                cfg[key]['dataset']['num_classes'] = num_classes
     cfg.train_cfg.max_epochs = 1
     cfg.train_cfg.val_begin = 1
     cfg.train_cfg.val_interval = 1

@@ -13,6 +13,8 @@ from mmengine.runner import Runner
 from bevt_mm.utils.safe_load import load_checkpoint_file
 from config_shrink import shrink_recognizer_config
 
+from experiment_names import experiment_name
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FINETUNE = sorted(glob.glob(osp.join(ROOT, 'configs', 'bevt', 'finetune_swin_*.py')) +
                   glob.glob(osp.join(ROOT, 'configs', 'toy', 'toy_finetune_swin_*.py')))
@@ -139,6 +141,7 @@ def test_diving48_has_48_classes():
 @pytest.mark.parametrize('path', FINETUNE, ids=osp.basename)
 def test_finetune_config_trains_one_epoch_and_tests(path, toy_videos, tmp_path):
     cfg = shrink_recognizer_config(Config.fromfile(path), toy_videos, str(tmp_path / 'work'))
+    cfg.experiment_name = experiment_name('finetune')
     runner = Runner.from_cfg(cfg)
     params = {k: v.detach().clone() for k, v in runner.model.named_parameters()}
     runner.train()
@@ -164,6 +167,7 @@ def test_mim_test_runs_a_finetune_config(toy_videos, tmp_path):
     cfg = shrink_recognizer_config(
         Config.fromfile(osp.join(ROOT, 'configs/bevt/finetune_swin_b_k400.py')), toy_videos,
         str(tmp_path / 'work'), num_classes=4)
+    cfg.experiment_name = experiment_name('finetune_k400')
     runner = Runner.from_cfg(cfg)
     ckpt = str(tmp_path / 'model.pth')
     torch.save({'state_dict': runner.model.state_dict(), 'meta': {}}, ckpt)

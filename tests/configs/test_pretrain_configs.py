@@ -10,6 +10,8 @@ from mmengine.runner import Runner
 from bevt_mm.utils.safe_load import load_checkpoint_file
 from config_shrink import shrink_bevt_config
 
+from experiment_names import experiment_name
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', 'bevt', '*.py'))
                   + glob.glob(osp.join(ROOT, 'configs', 'toy', '*.py'))
@@ -117,6 +119,7 @@ def test_tokenizer_switch_is_one_base_line():
 def test_pretrain_config_trains_one_epoch(path, bevt_media, tiny_tokenizer_ckpt, tmp_path):
     cfg = shrink_bevt_config(Config.fromfile(path), bevt_media, tiny_tokenizer_ckpt,
                              str(tmp_path / 'work'))
+    cfg.experiment_name = experiment_name('pretrain')
     runner = Runner.from_cfg(cfg)
     before = {k: v.detach().clone() for k, v in runner.model.named_parameters()}
     runner.train()

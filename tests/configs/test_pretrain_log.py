@@ -14,6 +14,8 @@ from mmengine.runner import Runner
 
 from config_shrink import shrink_bevt_config
 
+from experiment_names import experiment_name
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # DALL-E's architecture at its smallest legal sizes, random weights (no file needed)
 TINY_DALLE = dict(type='DALLETokenizer', checkpoint=None, random_init=True, n_hid=64,
@@ -31,7 +33,7 @@ def test_pretraining_log_has_one_frozen_line(tokenizer, bevt_media, tiny_tokeniz
     # MMLogger instances are keyed by experiment name (config name + timestamp to the
     # second): a Runner built earlier in the same second would lend this one its logger
     # and log file, so the name is made unique.
-    cfg.experiment_name = f'pretrain_log_{tokenizer}_{tmp_path.name}'
+    cfg.experiment_name = experiment_name(f'pretrain_log_{tokenizer}')
     runner = Runner.from_cfg(cfg)
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)  # as train() does
     n_params = len(list(runner.model.target_generator.parameters()))

@@ -24,6 +24,8 @@ from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
+from experiment_names import experiment_name
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
                  if '_base_' not in p)
@@ -101,6 +103,7 @@ def _light_runner(cfg, work_dir, epoch_len=1, max_epochs=1, record=None, loader=
     """mmengine's Runner with the config's optimizer type, lr and param_scheduler on a
     one-parameter model and a dataset of ``epoch_len`` batches (or ``loader``, unbuilt)."""
     return Runner(
+        experiment_name=experiment_name('recipe_lr'),
         model=_OneParam(), work_dir=work_dir, cfg=cfg,
         train_dataloader=loader or dict(dataset=list(range(epoch_len)), batch_size=1,
                                         sampler=dict(type='DefaultSampler', shuffle=False),

@@ -12,6 +12,8 @@ from config_shrink import FRAMES, RES, shrink_bevt_config, shrink_recognizer_con
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from experiment_names import experiment_name
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 JOINT = osp.join(ROOT, 'configs/bevt/joint_timesformer_b.py')
 FINETUNE = osp.join(ROOT, 'configs/bevt/finetune_timesformer_b_k400.py')
@@ -41,8 +43,9 @@ def shrink_finetune_config(cfg: Config, videos: Dict[str, str], work_dir: str) -
 def joint_checkpoint(bevt_media, tiny_tokenizer_ckpt, tmp_path_factory):
     """One joint pretraining epoch of the shrunk config; its epoch_1.pth."""
     work = str(tmp_path_factory.mktemp('joint_timesformer'))
-    runner = Runner.from_cfg(shrink_joint_config(Config.fromfile(JOINT), bevt_media,
-                                                 tiny_tokenizer_ckpt, work))
+    cfg = shrink_joint_config(Config.fromfile(JOINT), bevt_media, tiny_tokenizer_ckpt, work)
+    cfg.experiment_name = experiment_name('joint_timesformer')
+    runner = Runner.from_cfg(cfg)
     before = {k: v.detach().clone() for k, v in runner.model.named_parameters()}
     runner.train()
     assert runner.iter >= 1
@@ -98,7 +101,9 @@ def test_finetune_recipe_is_stock_timesformer():
     stock = Config.fromfile(osp.join(
         osp.dirname(__import__('mmaction').__file__), '.mim/configs/recognition/timesformer',
         'timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb.py'))
-    assert cfg.model.backbone.type == 'TimeSformer'
+    # the stock TimeSformer's parameters with BEVT's checked loading
+    assert cfg.model.backbone.type == 'BEVTFinetuneTimeSformer'
+    cfg.model.backbone.type = 'TimeSformer'
     assert cfg.model.backbone.attention_type == 'divided_space_time'
     assert cfg.model.backbone.pretrained is None and cfg.load_from is None
     stock.model.backbone.pretrained = None
@@ -115,6 +120,7 @@ def test_finetune_recipe_is_stock_timesformer():
         # and survives unreadable videos (RobustVideoDataset: VideoDataset + robust loading)
         assert cfg[key].dataset.type == 'RobustVideoDataset', key
         cfg[key].dataset.type = stock[key].dataset.type
+        assert cfg[key].dataset.pop('num_classes') == 400, key  # labels checked on reading
         for step in cfg[key].dataset.pipeline:  # ours decodes with VideoInit/VideoDecode
             if step.type == 'VideoInit':
                 assert step.pop('backend') == 'auto'
@@ -137,6 +143,7 @@ def test_joint_step_export_and_finetune(joint_checkpoint, toy_videos, tmp_path):
         sys.argv = argv
     cfg = shrink_finetune_config(Config.fromfile(FINETUNE), toy_videos, str(tmp_path / 'work'))
     cfg.load_from = export
+    cfg.experiment_name = experiment_name('finetune_timesformer')
     runner = Runner.from_cfg(cfg)
     # what load_from does: every backbone key present, equal features
     loaded = runner.load_checkpoint(export, map_location='cpu')
@@ -164,6 +171,7 @@ def test_toy_timesformer_config_trains_one_epoch(bevt_media, tiny_tokenizer_ckpt
     assert tube.temporal_patch == 1 and tube.num_frames == toy.model.backbone.num_frames
     cfg = shrink_bevt_config(toy, bevt_media, tiny_tokenizer_ckpt, str(tmp_path / 'work'))
     cfg.model.backbone.update(num_frames=FRAMES, img_size=RES)  # the shrunk clips
+    cfg.experiment_name = experiment_name('toy_timesformer')
     runner = Runner.from_cfg(cfg)
     runner.train()
     scalars = runner.message_hub.log_scalars

@@ -2,6 +2,8 @@
 import torch
 from mmengine.runner import Runner
 
+from experiment_names import experiment_name
+
 SMALL = dict(scale=(64, 80), crop=64, tok=32)  # 4x4 token grid, 32x32 tokenizer view
 
 
@@ -28,6 +30,7 @@ def test_joint_training_on_real_files(media, video_pipeline, image_pipeline, tmp
                   data_prefix=dict(img=media['img_root']), pipeline=image_pipeline(**SMALL))
     try:
         runner = Runner(
+            experiment_name=experiment_name('bevt_e2e'),
             model=_tiny_bevt(), work_dir=str(tmp_path),
             train_dataloader=dict(
                 batch_size=2 + 4, num_workers=0,

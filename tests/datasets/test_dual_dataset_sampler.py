@@ -9,6 +9,8 @@ from torch.utils.data import DataLoader
 from bevt_mm.datasets.samplers import DualDatasetSampler
 from mmaction.registry import DATA_SAMPLERS
 
+from experiment_names import experiment_name
+
 
 class _Items(BaseDataset):
     """Index dataset: item i is (tag, i)."""
@@ -71,6 +73,34 @@ def test_two_ranks_disjoint_and_cover(nv, ni, v, i, repeat):
         images = per_rank[0][1] + per_rank[1][1]
         assert len(images) == ni * repeat
         assert all(images.count(k) == repeat for k in range(ni))
+
+
+@pytest.mark.parametrize('epoch_length', ['max', 'video', 'image'])
+@pytest.mark.parametrize('nv,ni,v,i,world,repeat', [
+    (7, 23, 2, 5, 1, 1), (7, 23, 2, 5, 2, 1), (5, 9, 3, 2, 2, 3), (10, 3, 4, 1, 3, 1)])
+def test_uneven_sizes_keep_the_last_partial_batch(nv, ni, v, i, world, repeat, epoch_length):
+    """Stream sizes that the batches do not divide: the epoch's last batch of the stream that
+    sets the epoch length is partial; it is kept (filled from the next pass), so every sample of
+    that stream is seen each epoch, ``repeat`` times for the images."""
+    import math
+    ds = _concat(nv, ni)
+    ranks = [DualDatasetSampler(ds, v, i, image_repeat=repeat, epoch_length=epoch_length,
+                                seed=2, rank=r, world_size=world) for r in range(world)]
+    batches = {'video': math.ceil(nv / (world * v)),
+               'image': math.ceil(ni * repeat / (world * i))}
+    expected = batches[epoch_length] if epoch_length != 'max' else max(batches.values())
+    videos, images = [], []
+    for s in ranks:
+        assert s.num_batches == expected
+        for batch in _batches(s):  # every batch full: v videos, then i images
+            assert all(k < nv for k in batch[:v]) and all(k >= nv for k in batch[v:])
+            videos += batch[:v]
+            images += [k - nv for k in batch[v:]]
+    assert batches[epoch_length if epoch_length != 'max' else 'video'] <= expected
+    if batches['video'] <= expected:  # the epoch is long enough to see every video
+        assert set(videos) == set(range(nv))
+    if batches['image'] <= expected:
+        assert all(images.count(k) >= repeat for k in range(ni))
 
 
 def test_epoch_length_modes_and_cycling():
@@ -148,6 +178,7 @@ class _Recorder(BaseModel):
 
 def _runner(tmp_path, name, loop, resume=False, load_from=None):
     return Runner(
+        experiment_name=experiment_name('dual_sampler'),
         model=_Recorder(), work_dir=str(tmp_path / name),
         train_dataloader=dict(batch_size=10, num_workers=0, collate_fn=dict(type='pseudo_collate'),
                               sampler=dict(type='DualDatasetSampler', videos_per_gpu=2,

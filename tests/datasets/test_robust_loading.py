@@ -12,6 +12,8 @@ from torch.utils.data import DataLoader
 
 from mmaction.registry import DATASETS
 
+from experiment_names import experiment_name
+
 SMALL = dict(scale=(64, 80), crop=64, tok=32)
 
 
@@ -100,6 +102,7 @@ def test_training_run_with_corrupt_files(media, video_pipeline, image_pipeline, 
         _video_cfg(media, video_pipeline, media['video_list_bad']),
         _image_cfg(media, image_pipeline, media['image_list_bad'])])
     runner = Runner(
+        experiment_name=experiment_name('robust_loading'),
         model=_TinyModel(2, 4),
         work_dir=str(tmp_path / 'work'),
         train_dataloader=dict(
@@ -125,3 +128,32 @@ def test_training_run_with_corrupt_files(media, video_pipeline, image_pipeline, 
     assert len(logs) == 1
     log = logs[0].read_text()
     assert media['corrupt_mp4'] in log and media['corrupt_jpg'] in log
+
+
+@pytest.mark.parametrize('test_mode', [False, True])
+def test_scattered_bad_files_do_not_add_up_to_a_config_mistake(media, tmp_path, test_mode):
+    """A long run with a few scattered unreadable files: each failure is followed by
+    readable samples, so max_consecutive_failures (3 here) is never reached, however many
+    fail in total (3 of 24 files, every 8th; two epochs)."""
+    ann = tmp_path / 'scattered.txt'
+    good = open(media['image_list']).read().split()[0]
+    ann.write_text(''.join(f'{"missing.jpg" if k % 8 == 7 else good} 0\n' for k in range(24)))
+    pipeline = [dict(type='LoadImageAsClip')]
+    if test_mode:
+        pipeline += [dict(type='FormatShape', input_format='NCHW'),
+                     dict(type='PackActionInputs')]
+    ds = DATASETS.build(dict(type='ImageListDataset', ann_file=str(ann), test_mode=test_mode,
+                             data_prefix=dict(img=media['img_root']), pipeline=pipeline,
+                             max_consecutive_failures=3))
+    np.random.seed(0)
+    for _ in range(2):  # two epochs
+        for k in range(len(ds)):
+            assert ds[k] is not None
+    assert ds.num_failed >= 6 and set(ds.failed_paths) == {f'{media["img_root"]}/missing.jpg'}
+    if test_mode:  # 3 in a row (the stand-ins are the next ones): raised
+        ann.write_text('missing.jpg 0\n' * 3 + f'{good} 0\n')
+        ds = DATASETS.build(dict(type='ImageListDataset', ann_file=str(ann), test_mode=True,
+                                 data_prefix=dict(img=media['img_root']), pipeline=pipeline,
+                                 max_consecutive_failures=3))
+        with pytest.raises(Exception, match='3 samples in a row failed'):
+            ds[0]

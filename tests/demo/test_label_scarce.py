@@ -5,10 +5,10 @@ import os.path as osp
 import pytest
 from mmengine.config import Config, DictAction
 
-from label_scarce import few_per_class, finetune_config, set_clip
-from toy_ablation import FINETUNE_CFG, FINETUNE_CLIP
+from bevt_mm.analysis.label_scarce import FINETUNE_CLIP, few_per_class, finetune_config, set_clip
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+FINETUNE_CFG = osp.join(REPO, 'configs', 'toy', 'toy_finetune_swin_{}.py')
 
 
 def test_few_per_class_keeps_the_first_n_of_each_class_in_list_order(tmp_path):

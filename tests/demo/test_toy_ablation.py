@@ -56,9 +56,10 @@ def test_toy_ablation_runs_every_variant_and_writes_table_and_plot(tiny_toy, loa
     assert Image.open(osp.join(work, 'ablation.png')).size[0] > 0
 
 
-def test_a_finished_pretraining_is_reused_not_repeated(tmp_path):
+def test_a_finished_pretraining_is_reused_not_repeated(tmp_path, load_tool):
     """A rerun in the same work dir (e.g. after an interruption) reuses iter_<iters>.pth."""
-    from toy_ablation import _pretrain, pretrain_config
+    ablation = load_tool('demo/toy_ablation.py')
+    pretrain_config, _pretrain = ablation.pretrain_config, ablation._pretrain
     cfg = pretrain_config('joint', str(tmp_path / 'data'), 'tok.pth', 7, 0,
                           str(tmp_path / 'pretrain'), 'list.txt')
     (tmp_path / 'pretrain').mkdir()

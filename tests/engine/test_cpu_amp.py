@@ -13,6 +13,8 @@ from mmengine.runner import Runner
 from bevt_mm.engine import merge_train_args
 from bevt_mm.engine.launch import cpu_has_native_bf16
 
+from experiment_names import experiment_name
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path')
 
@@ -51,6 +53,7 @@ def _train(tmp_path, amp: bool, optim_type: str = 'OptimWrapper', **wrapper):
     model = _DtypeProbe()
     before = model.linear.weight.detach().clone()
     runner = Runner(model=model, work_dir=cfg.work_dir,
+                    experiment_name=experiment_name('cpu_amp'),
                     train_dataloader=dict(dataset=data, batch_size=4, collate_fn=pseudo_collate,
                                           sampler=dict(type='DefaultSampler', shuffle=False)),
                     optim_wrapper=cfg.optim_wrapper, train_cfg=cfg.train_cfg,
@@ -100,7 +103,7 @@ def test_train_help_and_readme_say_what_amp_does(capsys, monkeypatch, load_tool)
 
 
 def test_mmaction_head_loss_takes_bf16_scores():
-    """compat shim 5: a stock I3DHead's training loss (and top-k) from bf16 scores."""
+    """the bf16 crash fix of bevt_mm.compat: a stock I3DHead's training loss (and top-k) from bf16 scores."""
     from mmaction.models.heads import I3DHead
     from mmaction.structures import ActionDataSample
     head = I3DHead(num_classes=4, in_channels=8)

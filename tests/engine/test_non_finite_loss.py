@@ -9,9 +9,11 @@ from mmengine.runner import Runner
 
 from bevt_mm.utils.safe_load import load_checkpoint_file
 
+from experiment_names import experiment_name
+
 
 class _Model(BaseModel):
-    """Linear model; samples flagged ``poison`` make the loss NaN."""
+    """Linear model; a sample's value (0 or a non-finite number) is added to the loss."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -19,15 +21,17 @@ class _Model(BaseModel):
 
     def forward(self, inputs, data_samples=None, mode='tensor'):
         x = torch.stack(inputs)
-        loss = self.linear(x).pow(2).mean()
-        if any(data_samples):
-            loss = loss * float('nan')
-        return dict(loss=loss, loss_aux=loss.detach() * 0)
+        loss = self.linear(x).pow(2).mean() + sum(data_samples)
+        return dict(loss=loss, loss_aux=self.linear(x).detach().mean() * 0)
 
 
-def test_stops_with_iteration_losses_and_last_good_checkpoint(tmp_path):
-    data = [dict(inputs=torch.ones(2), data_samples=(i == 4)) for i in range(8)]
+@pytest.mark.parametrize('poison', ['nan', 'inf', '-inf'])
+def test_stops_with_iteration_losses_and_last_good_checkpoint(tmp_path, poison):
+    """Every non-finite value stops training: NaN, +inf (an overflow) and -inf."""
+    data = [dict(inputs=torch.ones(2), data_samples=float(poison) if i == 4 else 0.)
+            for i in range(8)]
     runner = Runner(
+        experiment_name=experiment_name(f'non_finite_{poison}'),
         model=_Model(), work_dir=str(tmp_path),
         train_dataloader=dict(dataset=data, batch_size=2, collate_fn=pseudo_collate,
                               sampler=dict(type='DefaultSampler', shuffle=False)),
@@ -40,7 +44,7 @@ def test_stops_with_iteration_losses_and_last_good_checkpoint(tmp_path):
     with pytest.raises(FloatingPointError) as err:
         runner.train()
     message = str(err.value)
-    assert 'iteration 3' in message and 'loss=nan' in message
+    assert 'iteration 3' in message and f'loss={poison} ' in message.replace('.', ' ')
     assert 'iter_2.pth' in message
     assert osp.isfile(tmp_path / 'iter_2.pth') and not osp.exists(tmp_path / 'iter_3.pth')
     state = load_checkpoint_file(tmp_path / 'iter_2.pth')['state_dict']

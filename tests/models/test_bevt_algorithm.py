@@ -61,11 +61,31 @@ def test_single_stream_batches(model):
     assert set(model(**video_only, mode='loss')) == {'loss_video', 'acc_video'}
 
 
-def test_plain_tensor_batch(model):
+def test_loss_takes_only_the_preprocessor_streams(model):
+    """One input format: a plain tensor batch is refused, naming the preprocessor."""
     batch = make_batch(['video', 'video'])
     inputs = torch.stack(batch['inputs']).float() / 255.
-    losses = model.loss(inputs, batch['data_samples'])
-    assert set(losses) == {'loss_video', 'acc_video'}
+    with pytest.raises(TypeError, match='BEVTDataPreprocessor'):
+        model.loss(inputs, batch['data_samples'])
+
+
+def test_data_contract_is_checked_on_the_first_batch_of_each_stream():
+    """The stream fields and the mask grid are checked once per stream, not
+    every step; a sample without its masks fails naming the missing keys."""
+    model = build_model()
+    calls = []
+    check = model.check_mask_grid
+    model.check_mask_grid = lambda name, *args: (calls.append(name), check(name, *args))
+    for _ in range(3):
+        model(**model.data_preprocessor(make_batch(['video', 'image'])), mode='loss')
+    model(**model.data_preprocessor(make_batch(['image'])), mode='loss')
+    assert sorted(calls) == ['image', 'video']
+
+    fresh = build_model()
+    batch = make_batch(['image', 'video'])
+    del batch['data_samples'][0].mask
+    with pytest.raises(KeyError, match=r"image samples lack \['mask'\].*BlockMaskGenerator"):
+        fresh(**fresh.data_preprocessor(batch), mode='loss')
 
 
 def test_targets_come_from_one_tokenizer_call(model):

@@ -1,10 +1,16 @@
-"""BEVTHead: decoder shapes, masked loss, accuracy, weights."""
+"""BEVTHead: decoder shapes, masked loss from the registry, accuracy, weights."""
 import pytest
 import torch
 
 from bevt_mm.models.heads import BEVTHead
 
 C = 32
+
+
+def stream_loss(head, stream, feats, target, mask):
+    """Loss and accuracy of one stream."""
+    out = head.loss(stream, feats, target, mask)
+    return out[f'loss_{stream}'], out[f'acc_{stream}']
 
 
 def make_head(**kwargs) -> BEVTHead:
@@ -38,18 +44,18 @@ def test_loss_uses_masked_positions_only():
     target = torch.randint(0, 16, (2, 4, 4))
     mask = torch.rand(2, 4, 4) < 0.5
     mask[0, 0, 0], mask[0, 0, 1] = True, False
-    loss, _ = head.stream_loss('image', (s3, s4), target, mask)
+    loss, _ = stream_loss(head, 'image', (s3, s4), target, mask)
 
     s3_unmasked = s3.clone()
     s3_unmasked[~mask] += torch.randn_like(s3_unmasked[~mask]) * 10
     target_unmasked = target.clone()
     target_unmasked[~mask] = (target_unmasked[~mask] + 1) % 16
-    loss2, _ = head.stream_loss('image', (s3_unmasked, s4), target_unmasked, mask)
+    loss2, _ = stream_loss(head, 'image', (s3_unmasked, s4), target_unmasked, mask)
     torch.testing.assert_close(loss, loss2)
 
     s3_masked = s3.clone()
     s3_masked[mask] += 10
-    loss3, _ = head.stream_loss('image', (s3_masked, s4), target, mask)
+    loss3, _ = stream_loss(head, 'image', (s3_masked, s4), target, mask)
     assert (loss - loss3).abs() > 1e-4
     # equals cross-entropy of the all-position logits at masked positions
     logits = head('image', (s3, s4))
@@ -62,22 +68,37 @@ def test_loss_dict_weights_and_accuracy():
     s_img, s_vid = image_feats(), video_feats()
     img_t, vid_t = torch.randint(0, 16, (2, 4, 4)), torch.randint(0, 16, (2, 4, 4, 4))
     img_m, vid_m = torch.rand(2, 4, 4) < 0.5, torch.rand(2, 4, 4, 4) < 0.5
-    losses = head.loss(s_img, img_t, img_m, s_vid, vid_t, vid_m)
+    losses = dict(head.loss('image', s_img, img_t, img_m))
+    losses.update(head.loss('video', s_vid, vid_t, vid_m))
     assert set(losses) == {'loss_image', 'acc_image', 'loss_video', 'acc_video'}
-    raw, acc = head.stream_loss('video', s_vid, vid_t, vid_m)
-    torch.testing.assert_close(losses['loss_video'], raw * 0.5)
+    raw, acc = losses['loss_video'] / 0.5, losses['acc_video']
+    torch.testing.assert_close(raw, torch.nn.functional.cross_entropy(
+        head('video', s_vid)[vid_m], vid_t[vid_m]))
     logits = head('video', s_vid)
     expected = (logits[vid_m].argmax(-1) == vid_t[vid_m]).float().mean() * 100
     torch.testing.assert_close(acc, expected)
-    assert set(head.loss(video_feats=s_vid, video_target=vid_t, video_mask=vid_m)) == {
-        'loss_video', 'acc_video'}
+
+
+def test_loss_module_is_built_from_the_registry():
+    """``loss`` is a registry config (MMAction2's CrossEntropyLoss by default);
+    its loss_weight scales the masked loss, an unknown type fails at build."""
+    s3, s4 = image_feats()
+    target = torch.randint(0, 16, (2, 4, 4))
+    mask = torch.rand(2, 4, 4) < 0.5
+    base = make_head()
+    assert type(base.loss_module).__name__ == 'CrossEntropyLoss'
+    double = make_head(loss=dict(type='CrossEntropyLoss', loss_weight=2.0))
+    torch.testing.assert_close(double.loss('image', (s3, s4), target, mask)['loss_image'],
+                               2 * base.loss('image', (s3, s4), target, mask)['loss_image'])
+    with pytest.raises(KeyError, match='NoSuchLoss'):
+        make_head(loss=dict(type='NoSuchLoss'))
 
 
 def test_nothing_masked_gives_finite_zero_loss():
     head = make_head()
     s3, s4 = image_feats()
     s3.requires_grad_(True)
-    loss, _ = head.stream_loss('image', (s3, s4), torch.zeros(2, 4, 4, dtype=torch.long),
+    loss, _ = stream_loss(head, 'image', (s3, s4), torch.zeros(2, 4, 4, dtype=torch.long),
                                torch.zeros(2, 4, 4, dtype=torch.bool))
     assert loss.item() == 0.0
     loss.backward()
@@ -90,8 +111,8 @@ def test_separate_norms_and_errors():
     with pytest.raises(ValueError, match='loss_weights'):
         BEVTHead(in_channels=C, loss_weights=dict(audio=1.0))
     with pytest.raises(ValueError, match='differ'):
-        head.stream_loss('image', image_feats(), torch.zeros(2, 3, 3, dtype=torch.long),
-                         torch.ones(2, 3, 3, dtype=torch.bool))
+        head.loss('image', image_feats(), torch.zeros(2, 3, 3, dtype=torch.long),
+                  torch.ones(2, 3, 3, dtype=torch.bool))
 
 
 def test_decoders_are_the_transposed_convs_as_linear_layers():

@@ -130,7 +130,8 @@ def test_default_equals_stock_swin_where_windows_shrink(shape):
     from mmaction.models.backbones import SwinTransformer3D
     ours = build(final_norm=True, out_indices=(0, 1, 2, 3))
     stock = SwinTransformer3D(arch=dict(TINY_ARCH), window_size=TINY_WINDOW, pretrained2d=False,
-                              out_indices=(0, 1, 2, 3)).eval()
+                              out_indices=(0, 1, 2, 3))
+    stock.eval()  # (the stock Swin's train() returns None: no chaining)
     for name, p in ours.named_parameters():  # non-trivial tables
         if 'relative_position_bias_table' in name:
             p.normal_(0, 1)

@@ -180,8 +180,8 @@ def test_plain_head_has_no_decoders_and_reuses_bevt_head_loss():
     target = torch.randint(0, VOCAB, (2, FRAMES, 4, 4))
     mask = torch.rand(2, FRAMES, 4, 4) < 0.4
     image = torch.randn(2, 4, 4, DIMS)
-    losses = head.loss(image_feats=image, image_target=target[:, 0], image_mask=mask[:, 0],
-                       video_feats=tokens, video_target=target, video_mask=mask)
+    losses = dict(head.loss('image', image, target[:, 0], mask[:, 0]))
+    losses.update(head.loss('video', tokens, target, mask))
     expected = torch.nn.functional.cross_entropy(head.classifier(tokens[mask]), target[mask])
     torch.testing.assert_close(losses['loss_video'], expected)
     expected_image = torch.nn.functional.cross_entropy(
@@ -189,10 +189,21 @@ def test_plain_head_has_no_decoders_and_reuses_bevt_head_loss():
     torch.testing.assert_close(losses['loss_image'], 0.5 * expected_image)
     assert head('video', tokens).shape == (2, FRAMES, 4, 4, VOCAB)
     with pytest.raises(ValueError, match='5-D'):
-        head.loss(video_feats=image, video_target=target[:, 0], video_mask=mask[:, 0])
+        head.loss('video', image, target[:, 0], mask[:, 0])
     normed = MODELS.build(dict(type='BEVTPlainHead', in_channels=DIMS, num_classes=VOCAB,
                                decoder_norm=True))
     assert {n.split('.')[0] for n, _ in normed.named_parameters()} == {'classifier', 'norm'}
+
+
+def test_plain_head_builds_only_its_classifier():
+    """Building BEVTPlainHead draws from the RNG exactly as its classifier
+    alone: no decoder or norm is built (and thrown away)."""
+    torch.manual_seed(0)
+    MODELS.build(dict(type='BEVTPlainHead', in_channels=DIMS, num_classes=VOCAB))
+    after_head = torch.rand(4)
+    torch.manual_seed(0)
+    torch.nn.Linear(DIMS, VOCAB)
+    torch.testing.assert_close(after_head, torch.rand(4), rtol=0, atol=0)
 
 
 def test_bevt_trains_with_timesformer():
@@ -257,19 +268,23 @@ def test_export_loads_into_stock_recipe_with_equal_features(exported):
         assert torch.equal(recognizer.backbone(x), backbone(x))
 
 
-def test_stock_pretrained_route_refuses_what_it_would_overwrite(exported, tmp_path):
-    """Why the export targets ``load_from``: stock ``pretrained=`` treats the
-    file as a ViT and would copy temporal over spatial attention weights (with
-    bevt_mm imported it refuses a divided space-time file, naming the
-    converter), while BEVTTimeSformer(pretrained=) loads the same file exactly."""
-    from bevt_mm.utils import BackboneCheckpointError
+def test_stock_pretrained_route_overwrites_what_ours_loads(exported, tmp_path):
+    """Why the fine-tuning config names BEVTFinetuneTimeSformer: stock ``pretrained=``
+    treats the file as a ViT and copies temporal over spatial attention weights (as stock,
+    with bevt_mm imported too), while our backbones load the same file exactly."""
     backbone, path = exported
     bare = str(tmp_path / 'bare.pth')
     sd = {k[9:]: v for k, v in load_checkpoint_file(path)['state_dict'].items()}
     torch.save(dict(state_dict=sd), bare)
     stock = TimeSformer(pretrained=bare, **TINY)
-    with pytest.raises(BackboneCheckpointError, match='bevt_timesformer_to_mmaction.py'):
-        stock.init_weights()
+    stock.init_weights()
+    attn = 'transformer_layers.layers.0.attentions.{}.attn.in_proj_weight'
+    assert torch.equal(stock.state_dict()[attn.format(1)], sd[attn.format(0)])
+    assert not torch.equal(stock.state_dict()[attn.format(1)], sd[attn.format(1)])
+    finetune = MODELS.build(dict(type='BEVTFinetuneTimeSformer', pretrained=bare, **TINY))
+    finetune.init_weights()
+    for k, v in stock_keys(backbone.state_dict()).items():
+        assert torch.equal(finetune.state_dict()[k], v), k
     for file in (bare, path):
         ours = MODELS.build(dict(type='BEVTTimeSformer', pretrained=file, **TINY))
         ours.init_weights()

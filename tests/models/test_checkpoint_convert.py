@@ -196,8 +196,9 @@ def test_export_loads_into_stock_mmaction_swin_recipe(tmp_path):
                           ('proj.weight', 'proj.bias', 'norm.weight', 'norm.bias')])
     assert result.unexpected_keys == []
     clip = torch.randn(1, 3, 2, 224, 224)
+    stock.backbone.eval()  # (the stock Swin's train() returns None: no chaining)
     with torch.no_grad():
-        torch.testing.assert_close(ours.eval()(clip), stock.backbone.eval()(clip),
+        torch.testing.assert_close(ours.eval()(clip), stock.backbone(clip),
                                    atol=2e-5, rtol=1e-4)
 
 

@@ -1,9 +1,11 @@
 """What is pretrained is what a stock recipe fine-tunes, at every input size.
 
 MMAction2's own Swin-T K400 recipe, built from its config file (installed with
-mmaction2), loads our exported encoder and must compute our backbone's
-fine-tuning output, also at sizes where Swin shrinks its windows to the
-feature map (4x160x160: stage 4 is 5x5 < 7; 8x64x64: stages 3-4 are 4x4, 2x2).
+mmaction2), loads our exported encoder and must compute what the same recipe with
+the documented change (``model.backbone.type='BEVTFinetuneSwinTransformer3D'``,
+``pretrained2d=True`` left as the recipe has it) computes, also at sizes where Swin
+shrinks its windows to the feature map (4x160x160: stage 4 is 5x5 < 7; 8x64x64:
+stages 3-4 are 4x4, 2x2).
 """
 import os.path as osp
 
@@ -49,15 +51,23 @@ def stock_and_ours(exported):
     cfg = Config.fromfile(osp.join(osp.dirname(mmaction.__file__), '.mim', 'configs',
                                    STOCK_RECIPE))
     cfg.model.backbone.pretrained = exported
-    cfg.model.backbone.pretrained2d = False
+    assert cfg.model.backbone.pretrained2d is True
+    changed = cfg.model.backbone.copy()
+    changed.type = 'BEVTFinetuneSwinTransformer3D'  # the documented change
+    ours = MODELS.build(changed)
+    with pytest.warns(UserWarning, match='pretrained2d=False'):
+        ours.init_weights()
+    cfg.model.backbone.pretrained2d = False  # stock needs it for a 3D file
     stock = MODELS.build(cfg.model)
     stock.init_weights()  # loads `pretrained` as the recipe does
     assert type(stock.backbone).__name__ == 'SwinTransformer3D'
-    ours = BEVTSwinTransformer3D(arch='tiny', pretrained=exported)  # default lookup
-    ours.init_weights()
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in stock.backbone.state_dict().items()
+        if not k.endswith('relative_position_index')}
     torch.testing.assert_close(stock.backbone.layers[3].blocks[1].attn.relative_position_bias_table,
                                ours.layers[3].blocks[1].attn.relative_position_bias_table)
-    return stock.backbone.eval(), ours.eval()
+    stock.backbone.eval()  # (the stock Swin's train() returns None: no chaining)
+    return stock.backbone, ours.eval()
 
 
 @pytest.mark.parametrize('size', [(8, 224, 224), (4, 160, 160), (8, 64, 64)],
@@ -84,7 +94,9 @@ def test_toy_pretraining_backbone_is_what_the_toy_finetuning_computes():
     for name, p in ours.named_parameters():
         if 'relative_position_bias_table' in name:
             p.normal_(0, 1)
-    stock = MODELS.build(fine.model.backbone).eval()
+    assert fine.model.backbone.type == 'BEVTFinetuneSwinTransformer3D'
+    stock = MODELS.build(dict(fine.model.backbone, type='SwinTransformer3D'))
+    stock.eval()
     assert type(stock).__name__ == 'SwinTransformer3D'
     stock.load_state_dict(ours.state_dict(), strict=False)
     for size in ((8, 64, 64), (16, 32, 32)):

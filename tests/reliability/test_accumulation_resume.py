@@ -25,6 +25,8 @@ from bevt_mm.engine import merge_train_args
 from bevt_mm.engine.hooks.accumulated_grads import KEY
 from bevt_mm.utils.safe_load import load_checkpoint_file
 
+from experiment_names import experiment_name
+
 
 class Killed(Exception):
     """Stands for SIGKILL after the epoch-1 checkpoint."""
@@ -54,7 +56,9 @@ def _runner(config, work_dir, resume=None):
     args = Namespace(config=config, work_dir=work_dir, resume=resume, amp=False,
                      no_validate=False, auto_scale_lr=False, seed=None, diff_rank_seed=False,
                      deterministic=False, cfg_options=None, launcher='none')
-    return Runner.from_cfg(merge_train_args(Config.fromfile(config), args))
+    cfg = merge_train_args(Config.fromfile(config), args)
+    cfg.experiment_name = experiment_name('accumulation')
+    return Runner.from_cfg(cfg)
 
 
 def _weights(runner):

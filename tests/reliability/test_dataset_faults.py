@@ -1,10 +1,12 @@
-"""Dataset faults that stopped or silently skewed fine-tuning runs (issue 22, items 3-5 and 7).
+"""Dataset faults that stopped or silently skewed fine-tuning runs.
 
-Real instances: lists saved on Windows (UTF-8 BOM + CRLF bytes), an AV1 mp4 (decord 0.6.0 has
-no AV1 decoder), a missing file, a 1-based label list, macOS AppleDouble files and Jupyter
+Real instances: lists saved on Windows (UTF-8 BOM + CRLF bytes, `\\` separators), file names
+with spaces, an AV1 mp4 (decord 0.6.0 has no AV1 decoder), a missing file, a 1-based label list
+(under tools/ and under a Runner built from the config), macOS AppleDouble files and Jupyter
 checkpoint folders in an image folder.
 """
 import codecs
+import copy
 import logging
 import os.path as osp
 import sys
@@ -19,8 +21,11 @@ from PIL import Image
 
 from mmaction.registry import DATASETS
 
+from experiment_names import experiment_name
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'configs'))
+DIVING48 = osp.join(ROOT, 'configs', 'bevt', 'finetune_swin_b_diving48.py')
 
 CLIP = 4
 PIPELINE = [dict(type='DecordInit'),
@@ -74,7 +79,7 @@ def videos(tmp_path_factory):
     return str(root)
 
 
-# ---------------------------------------------------------------- item 4: BOM + CRLF lists
+# ---------------------------------------------------------------- BOM + CRLF lists
 @pytest.mark.parametrize('encoding', ['utf-8-bom-crlf', 'utf-16-notepad', 'cat-joined'])
 def test_windows_video_list_reads_its_first_path(videos, tmp_path, encoding):
     """A list saved on Windows: the first path was read as '\\ufeffv0.mp4' (a "missing" file,
@@ -131,7 +136,113 @@ def test_windows_lists_of_every_reader(videos, tmp_path):
     assert len(batch['inputs']) == 4 and loader.dataset.dataset.num_failed == 0
 
 
-# ---------------------------------------------------------------- item 5: labels out of range
+# ---------------------------------------------------------------- file names with spaces
+@pytest.fixture(scope='module')
+def spaced(tmp_path_factory):
+    """Phone/download-tool names: 'drinking (31).mp4', 'my clip 2.mp4', 'photo (4).JPEG'."""
+    root = tmp_path_factory.mktemp('spaced')
+    names = ['drinking (31).mp4', 'my clip 2.mp4']
+    for i, name in enumerate(names):
+        write_video(str(root / name), seed=i)
+    Image.fromarray(_frames(1, 32, 0)[0]).save(root / 'photo (4).JPEG')
+    return str(root), names
+
+
+def test_names_with_spaces_are_read_by_every_list_reader(spaced, tmp_path):
+    """'drinking (31).mp4 0' stopped the labelled list ("3 fields") and the unlabelled
+    pretraining list ("label '(31).mp4' is not an integer"): a labelled line splits at its
+    last whitespace, an unlabelled one is a path."""
+    from bevt_mm.evaluation import build_probe_loader
+    root, names = spaced
+    paths = [osp.join(root, n) for n in names]
+
+    def video_list(lines, **kw):
+        ds = DATASETS.build(dict(type='RobustVideoDataset', data_prefix=dict(video=root),
+                                 ann_file=write_list(tmp_path / 'v.txt', lines),
+                                 pipeline=PIPELINE, **kw))
+        rows = [ds.get_data_info(i) for i in range(len(ds))]
+        assert all(len(ds[i]['imgs']) == CLIP for i in range(len(ds))) and ds.num_failed == 0
+        return [(r['filename'], r['label']) for r in rows]
+
+    assert video_list([f'{n} {i}' for i, n in enumerate(names)]) == [(paths[0], 0), (paths[1], 1)]
+    assert video_list([f'{n}\t1' for n in names]) == [(paths[0], 1), (paths[1], 1)]
+    assert video_list(names) == [(paths[0], -1), (paths[1], -1)]  # pretraining list
+    multi = video_list([f'{names[0]} 0 2', f'{names[1]} 3'], multi_class=True, num_classes=4)
+    assert [(p, lab.tolist()) for p, lab in multi] == [(paths[0], [1, 0, 1, 0]),
+                                                       (paths[1], [0, 0, 0, 1])]
+    for with_label, line, label in ((True, 'photo (4).JPEG 3', 3), (False, 'photo (4).JPEG', -1)):
+        images = DATASETS.build(dict(type='ImageListDataset', with_label=with_label,
+                                     ann_file=write_list(tmp_path / 'i.txt', [line]),
+                                     data_prefix=dict(img=root),
+                                     pipeline=[dict(type='LoadImageAsClip')]))
+        assert images.get_data_info(0)['img_path'] == osp.join(root, 'photo (4).JPEG')
+        assert images.get_data_info(0)['gt_label'] == label
+        assert images[0]['imgs'][0].shape == (32, 32, 3) and images.num_failed == 0
+    loader = build_probe_loader(dict(  # probe lists (tools/analysis/probe.py, ProbeHook)
+        type='VideoDataset', ann_file=write_list(tmp_path / 'p.txt', [f'{names[0]} 0']),
+        data_prefix=dict(video=root), test_mode=True,
+        pipeline=PIPELINE + [dict(type='FormatShape', input_format='NCTHW'),
+                             dict(type='PackActionInputs')]), batch_size=1)
+    batch, = list(loader)
+    assert len(batch['inputs']) == 1 and loader.dataset.dataset.num_failed == 0
+
+
+@pytest.mark.parametrize('kind', ['video', 'image'])
+@pytest.mark.parametrize('lines,problem', [
+    (['a b.mp4 0', 'c d.mp4 1 2'], '4 fields'),  # an extra integer column (rawframe list?)
+    (['a b.mp4 0', 'c.mp4 cat'], "label 'cat' is not an integer"),
+    (['a b.mp4 0', 'c d.mp4'], 'no label, unlike line 1'),
+])
+def test_names_with_spaces_keep_format_errors(tmp_path, kind, lines, problem):
+    """Spaces in names do not hide a malformed line."""
+    from bevt_mm.datasets.ann_list import AnnotationFormatError
+    cfg = (dict(type='RobustVideoDataset', data_prefix=dict(video=str(tmp_path)))
+           if kind == 'video' else dict(type='ImageListDataset', data_prefix=dict(img='')))
+    with pytest.raises(AnnotationFormatError, match='line 2: .*' + problem):
+        DATASETS.build(dict(cfg, ann_file=write_list(tmp_path / 'l.txt', lines), pipeline=[]))
+
+
+# ---------------------------------------------------------------- lists with `\` separators
+def test_windows_separators_are_read_as_meant(videos, tmp_path):
+    """'train\\abseiling\\v0.mp4 0' (a list written on Windows) was accepted, then every
+    sample "did not exist" and training stopped at the first batch."""
+    import shutil
+
+    from mmengine.logging import MMLogger
+    root = tmp_path / 'k400'
+    for i in range(2):
+        (root / 'train' / f'class{i}').mkdir(parents=True)
+        shutil.copy(osp.join(videos, f'v{i}.mp4'), root / 'train' / f'class{i}' / f'v{i}.mp4')
+        Image.fromarray(_frames(1, 32, i)[0]).save(root / 'train' / f'class{i}' / 'im.JPEG')
+    logger = MMLogger.get_instance('bevt_windows_separators')
+    lines = _Lines()
+    logger.addHandler(lines)
+    try:
+        videos_ds = DATASETS.build(dict(
+            type='RobustVideoDataset', data_prefix=dict(video=str(root)), pipeline=PIPELINE,
+            ann_file=write_list(tmp_path / 'train.txt',
+                                [f'train\\class{i}\\v{i}.mp4 {i}' for i in range(2)])))
+        images = DATASETS.build(dict(
+            type='ImageListDataset', data_prefix=dict(img=str(root)), with_label=False,
+            pipeline=[dict(type='LoadImageAsClip')],
+            ann_file=write_list(tmp_path / 'img.txt', [f'train\\class{i}\\im.JPEG'
+                                                        for i in range(2)])))
+    finally:
+        logger.removeHandler(lines)
+    assert [videos_ds.get_data_info(i)['filename'] for i in range(2)] == [
+        str(root / 'train' / f'class{i}' / f'v{i}.mp4') for i in range(2)]
+    assert [images.get_data_info(i)['img_path'] for i in range(2)] == [
+        str(root / 'train' / f'class{i}' / 'im.JPEG') for i in range(2)]
+    for i in range(2):
+        assert len(videos_ds[i]['imgs']) == CLIP and images[i]['imgs'][0].shape == (32, 32, 3)
+    assert videos_ds.num_failed == 0 and images.num_failed == 0
+    # once per list, naming it
+    assert len(lines.lines) == 2, lines.lines
+    assert 'train.txt' in lines.lines[0] and '\\' in lines.lines[0] and '/' in lines.lines[0]
+    assert 'img.txt' in lines.lines[1]
+
+
+# ---------------------------------------------------------------- labels out of range
 def test_one_based_labels_fail_when_the_dataset_is_built(videos, tmp_path):
     """Diving48-style list numbered 1..N with num_classes N: it used to build, and the first
     batch holding label N crashed (a device-side assert on GPU)."""
@@ -149,10 +260,17 @@ def test_one_based_labels_fail_when_the_dataset_is_built(videos, tmp_path):
 
 
 def test_finetune_configs_give_their_datasets_the_heads_num_classes(videos, tmp_path):
-    """tools/train.py and tools/test.py set every dataset's num_classes from
-    model.cls_head.num_classes: the Diving48 config (48 classes) refuses a 1..48 list."""
+    """The Diving48 config (48 classes) gives its datasets num_classes=48, so they refuse a
+    1..48 list; tools/train.py and tools/test.py make them follow a head overridden alone."""
     from bevt_mm.datasets.config_utils import set_num_classes_from_head
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'bevt', 'finetune_swin_b_diving48.py'))
+    cfg = Config.fromfile(DIVING48)
+    assert {ds.num_classes for ds in (cfg.train_dataloader.dataset, cfg.val_dataloader.dataset,
+                                      cfg.test_dataloader.dataset)} == {48}
+    overridden = copy.deepcopy(cfg)
+    overridden.merge_from_dict({'model.cls_head.num_classes': 10})  # --cfg-options
+    set_num_classes_from_head(overridden)
+    assert overridden.train_dataloader.dataset.num_classes == 10
+    assert overridden.test_dataloader.dataset.num_classes == 10
     set_num_classes_from_head(cfg)
     ann = write_list(tmp_path / 'val.txt', [f'v{i % 4}.mp4 {i + 1}' for i in range(48)])
     ds_cfg = dict(cfg.val_dataloader.dataset, ann_file=ann, data_prefix=dict(video=videos))
@@ -165,7 +283,60 @@ def test_finetune_configs_give_their_datasets_the_heads_num_classes(videos, tmp_
         set_num_classes_from_head(cfg)
 
 
-# ---------------------------------------------------------------- item 7: hidden files
+
+def _diving48_runner_cfg(videos, tmp_path, train_labels):
+    """The Diving48 fine-tuning config, shrunk, built as `mim train mmaction2` builds it."""
+    from config_shrink import shrink_recognizer_config
+    train = write_list(tmp_path / 'train.txt',
+                       [f'v{i}.mp4 {label}' for i, label in enumerate(train_labels)])
+    val = write_list(tmp_path / 'val.txt', [f'v{i}.mp4 {i}' for i in range(4)])
+    cfg = shrink_recognizer_config(Config.fromfile(DIVING48),
+                                   dict(train=train, val=val, root=videos),
+                                   str(tmp_path / 'work'))
+    cfg.experiment_name = f'diving48_{tmp_path.name}'
+    return cfg
+
+
+@pytest.mark.slow
+def test_a_runner_built_from_the_config_refuses_a_one_based_list(videos, tmp_path):
+    """No tools/: a 1..48 Diving48 list was accepted and the first batch holding label 48
+    crashed in the loss (IndexError on CPU, a device-side assert on GPU)."""
+    from bevt_mm.datasets.ann_list import LabelRangeError
+    cfg = _diving48_runner_cfg(videos, tmp_path, [1, 16, 32, 48])
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(LabelRangeError, match=r'train\.txt, line 4: .*label 48 is outside '
+                                              r'0\.\.47 .*1-based'):
+        runner.train()
+    assert not osp.exists(osp.join(cfg.work_dir, 'epoch_1.pth'))
+
+
+@pytest.mark.slow
+def test_a_head_overridden_alone_does_not_leave_a_stale_dataset_check(videos, tmp_path):
+    """model.cls_head.num_classes changed alone (mim's --cfg-options, or in Python) leaves the
+    datasets' check at 48: labels 3.. passed it and crashed the loss of a 3-class head. Now a
+    Runner stops before the first iteration naming the list and both settings; lists that fit
+    the head are read with its count; tools/train.py makes the datasets follow the head."""
+    from bevt_mm.datasets.ann_list import LabelRangeError
+    from bevt_mm.datasets.config_utils import set_num_classes_from_head
+    from bevt_mm.engine.hooks import NumClassesCheckHook
+    cfg = _diving48_runner_cfg(videos, tmp_path, [0, 1, 2, 3])
+    cfg.model.cls_head.num_classes = 3
+    with pytest.raises(LabelRangeError, match=r'train\.txt: label 3 of .*v3\.mp4 is outside '
+                                              r'0\.\.2 \(model\.cls_head\.num_classes=3; '
+                                              r'1 labels .*train_dataloader\.dataset\.num_classes=48'):
+        Runner.from_cfg(cfg).train()
+    tools_cfg = copy.deepcopy(cfg)
+    set_num_classes_from_head(tools_cfg)  # tools/train.py, after --cfg-options
+    assert tools_cfg.train_dataloader.dataset.num_classes == 3
+    with pytest.raises(LabelRangeError, match=r'line 4: .*label 3 is outside 0\.\.2'):
+        Runner.from_cfg(tools_cfg).train()  # when the list is read, naming the line
+    cfg.model.cls_head.num_classes = 4
+    cfg.experiment_name += '_fits'
+    runner = Runner.from_cfg(cfg)
+    NumClassesCheckHook()._check(runner, 'train_dataloader')
+    assert runner.train_dataloader.dataset.num_classes == 4
+
+# ---------------------------------------------------------------- hidden files
 def test_image_folder_skips_hidden_files_and_folders(tmp_path):
     """macOS AppleDouble '._*.JPEG' files, '.ipynb_checkpoints', '.DS_Store' and '__MACOSX'
     were samples (unreadable) and classes (shifting every label)."""
@@ -192,7 +363,7 @@ def test_image_folder_skips_hidden_files_and_folders(tmp_path):
     assert ds.num_failed == 0
 
 
-# ---------------------------------------------------------------- item 3: fine-tuning run
+# ---------------------------------------------------------------- fine-tuning run
 @pytest.fixture(scope='module')
 def av1_video(videos):
     try:
@@ -231,6 +402,7 @@ def test_finetune_run_survives_unreadable_videos_and_reports_them_in_val_and_tes
     cfg = shrink_recognizer_config(cfg, dict(train=train, val=val, root=videos),
                                    str(tmp_path / 'work'), num_classes=4)
     cfg.randomness = dict(seed=0)
+    cfg.experiment_name = experiment_name('dataset_faults')
     runner = Runner.from_cfg(cfg)
     lines = _Lines()
     runner.logger.addHandler(lines)
@@ -255,6 +427,7 @@ def test_finetune_run_survives_unreadable_videos_and_reports_them_in_val_and_tes
     cfg_clean.test_dataloader.dataset.ann_file = clean
     cfg_clean.work_dir = str(tmp_path / 'clean')
     cfg_clean.load_from = osp.join(cfg.work_dir, 'epoch_1.pth')
+    cfg_clean.experiment_name = experiment_name('dataset_faults_clean')
     assert Runner.from_cfg(cfg_clean).test() == metrics
 
 

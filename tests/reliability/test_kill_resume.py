@@ -33,6 +33,8 @@ from mmengine.runner import Runner
 import toy_run
 from bevt_mm.utils.safe_load import load_checkpoint_file
 
+from experiment_names import experiment_name
+
 MAX_ITERS = 5
 
 
@@ -55,6 +57,7 @@ def _train_here(config, work_dir, resume_from=None):
     subprocesses (``OMP_NUM_THREADS=1``) do; returns the run's log text."""
     cfg = Config.fromfile(config, format_python_code=False)
     cfg.work_dir = work_dir
+    cfg.experiment_name = experiment_name('kill_resume')
     if resume_from:
         cfg.resume, cfg.load_from = True, resume_from
     threads = torch.get_num_threads()

@@ -17,6 +17,8 @@ from mmengine.runner import Runner
 
 import toy_run
 
+from experiment_names import experiment_name
+
 MAX_ITERS = 4
 
 
@@ -29,7 +31,7 @@ def _config(tmp_path, media, tokenizer, name, probe):
         probe_hook.update(by_epoch=False, interval=2, at_start=True)
         hooks.append(probe_hook)
     cfg.custom_hooks = hooks
-    cfg.experiment_name = name
+    cfg.experiment_name = experiment_name(name)
     return Config(cfg.to_dict(), format_python_code=False)  # no yapf per checkpoint
 
 

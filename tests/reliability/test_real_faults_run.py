@@ -21,6 +21,8 @@ from mmengine.runner import Runner
 import toy_run
 from real_faults import write_16bit_ramp, write_audio_only_mp4, write_truncated_mp4
 
+from experiment_names import experiment_name
+
 
 def test_toy_run_with_truncated_audio_only_and_16bit_files(tmp_path, rel_media, rel_tokenizer,
                                                           capfd):
@@ -48,6 +50,7 @@ def test_toy_run_with_truncated_audio_only_and_16bit_files(tmp_path, rel_media, 
         if hook.type == 'ProbeHook':  # toy_joint_swin.py; a bad probe file: test_probe.py
             hook.sets.toy.update(data_prefix=rel_media['video_root'],
                                  train=rel_media['video_list'], val=rel_media['video_list'])
+    cfg.experiment_name = experiment_name('real_faults')
     Runner.from_cfg(cfg).train()
     (log_file, ) = glob.glob(osp.join(work_dir, '*', '*.log'))
     captured = capfd.readouterr()

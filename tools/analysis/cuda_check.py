@@ -40,19 +40,16 @@ import sys
 import time
 from typing import Any, Dict, Optional, Sequence
 
-HERE = osp.dirname(osp.abspath(__file__))
-# this folder (sibling tools) and the repository root (bevt_mm from a clone)
-sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
+import torch
 
-import torch  # noqa: E402
+from bevt_mm.analysis.amp import amp_training_check
+from bevt_mm.analysis.attention import window_attention_check
+from bevt_mm.analysis.measure import device_name, matmul_rate, quiet_mmengine
+from bevt_mm.analysis.benchmark import run_benchmark
+from bevt_mm.analysis.tokenizer_agreement import build_dalle, smooth_images, tokenizer_agreement
+from bevt_mm.utils.stack_warnings import ignore_stack_noise
 
-from amp_check import amp_training_check  # noqa: E402
-from attention_check import window_attention_check  # noqa: E402
-from analysis_utils import device_name, matmul_rate, quiet_mmengine  # noqa: E402
-from benchmark import run_benchmark  # noqa: E402
-from tokenizer_agreement import build_dalle, smooth_images, tokenizer_agreement  # noqa: E402
-
-ROOT = osp.dirname(osp.dirname(HERE))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 PARTS = ('amp', 'attention', 'tokenizer', 'benchmark')
@@ -287,6 +284,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    ignore_stack_noise()
     args = parse_args(argv)
     import torch
     if args.device.startswith('cuda') and not torch.cuda.is_available():

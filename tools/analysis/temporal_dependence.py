@@ -33,15 +33,13 @@ import json
 import os
 import os.path as osp
 import re
-import sys
 import time
 from typing import Dict, List, Optional, Sequence, Union
 
-HERE = osp.dirname(osp.abspath(__file__))
-# this folder (sibling tools) and the repository root (bevt_mm from a clone)
-sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
+from mmengine.config import Config, DictAction
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from bevt_mm.analysis.config import load_config
+from bevt_mm.utils.stack_warnings import ignore_stack_noise
 
 #: The settings and the transform each inserts (``None``: the pipeline as is).
 DEFAULT_SETTINGS: Dict[str, Optional[dict]] = {
@@ -184,22 +182,6 @@ def run_temporal_dependence(config: Union[str, Config], checkpoint: str, out_dir
     return results
 
 
-def load_config(path: str) -> Config:
-    """``Config.fromfile``, also for ``package::relative/path.py`` config names."""
-    if '::' in path and not osp.exists(path):
-        import importlib.util
-        package, rel = path.split('::', 1)
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise FileNotFoundError(f'{path}: package {package!r} is not installed')
-        root = list(spec.submodule_search_locations)[0]
-        candidate = osp.join(root, '.mim', 'configs', rel)
-        if not osp.exists(candidate):
-            raise FileNotFoundError(f'{path}: no {candidate}')
-        path = candidate
-    return Config.fromfile(path)
-
-
 def format_table(results: Dict) -> str:
     """A Markdown table: setting, top-1, change vs normal."""
     chance = results.get('num_classes')
@@ -239,7 +221,7 @@ def plot_results(results: Dict, path: str) -> str:
 
 
 __all__ = ['DEFAULT_SETTINGS', 'insertion_index', 'insert_transform', 'setting_config',
-           'run_temporal_dependence', 'load_config', 'format_table', 'plot_results']
+           'run_temporal_dependence', 'format_table', 'plot_results']
 
 
 def parse_args(argv=None):
@@ -263,6 +245,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    ignore_stack_noise()
     args = parse_args(argv)
     index = args.single_frame_index
     if index.lstrip('-').isdigit():

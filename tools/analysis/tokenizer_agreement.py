@@ -8,103 +8,12 @@ stay the same as in float32 on smooth random images (natural images are
 smooth; white noise would exaggerate near-ties of the argmax).
 """
 import argparse
-import os.path as osp
-import sys
-from typing import Dict, Optional, Sequence
+from typing import Dict
 
-HERE = osp.dirname(osp.abspath(__file__))
-# this folder (sibling tools) and the repository root (bevt_mm from a clone)
-sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
+import torch
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-
-def smooth_images(num: int, size: int, seed: int = 0) -> torch.Tensor:
-    """``(num, 3, size, size)`` float pixels in [0, 255]: 8x8 noise upsampled
-    bicubically plus a little fine noise."""
-    g = torch.Generator().manual_seed(seed)
-    coarse = torch.rand(num, 3, 8, 8, generator=g)
-    x = F.interpolate(coarse, size=(size, size), mode='bicubic', align_corners=False)
-    x = x + 0.05 * torch.randn(num, 3, size, size, generator=g)
-    return (x.clamp(0, 1) * 255).round()
-
-
-def build_dalle(checkpoint: Optional[str] = None, **arch) -> torch.nn.Module:
-    """The DALL-E tokenizer: from ``checkpoint`` if it is a file, else random
-    weights (``arch`` overrides ``n_hid``/``vocab_size``/``n_blk_per_group``)."""
-    import os.path as osp
-
-    from bevt_mm.models.tokenizers import DALLETokenizer
-    if checkpoint and osp.isfile(checkpoint):
-        return DALLETokenizer(checkpoint=checkpoint, **arch)
-    return DALLETokenizer(checkpoint=None, random_init=True, **arch)
-
-
-def tokenizer_agreement(tokenizer: torch.nn.Module, images: torch.Tensor, device: str = 'cpu',
-                        dtypes: Sequence[torch.dtype] = (torch.bfloat16, ),
-                        batch: int = 16) -> Dict:
-    """Share of ids under autocast in each dtype equal to the float32 ids.
-
-    Args:
-        tokenizer (nn.Module): A frozen tokenizer (``forward(pixels) -> ids``).
-        images (Tensor): ``(N, 3, h, w)`` pixels in [0, 255].
-        device (str): Device.
-        dtypes (Sequence[torch.dtype]): Autocast dtypes to compare.
-        batch (int): Images per tokenizer call.
-
-    Returns:
-        dict: ``tokens`` (ids compared) and, per dtype name, ``agreement``
-        (fraction in [0, 1]) and ``images_all_equal`` (fraction of images
-        whose ids all agree); on CUDA for DALL-E also
-        ``fp16_convs_as_released`` (its own fp16 convs, no autocast). The
-        reference is float32 throughout (TF32 off, DALL-E's fp16 convs off).
-    """
-    dev = torch.device(device)
-    tokenizer = tokenizer.to(dev).eval()
-    prev_tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-
-    def ids(dtype=None):
-        out = []
-        for chunk in images.split(batch):
-            chunk = chunk.to(dev)
-            if dtype is None:
-                out.append(tokenizer(chunk).cpu())
-            else:
-                with torch.autocast(dev.type, dtype=dtype):
-                    out.append(tokenizer(chunk).cpu())
-        return torch.cat(out)
-
-    # DALL-E's convs run in fp16 on CUDA whatever the autocast (``use_float16``, as
-    # the released dall_e): the reference turns that off to be float32
-    half_convs = [m for m in tokenizer.modules() if getattr(m, 'use_float16', False)]
-    try:
-        for m in half_convs:
-            m.use_float16 = False
-        ref = ids()
-        for m in half_convs:
-            m.use_float16 = True
-        result: Dict = dict(tokens=ref.numel(), images=images.shape[0],
-                            view=list(images.shape[-2:]))
-        if half_convs and dev.type == 'cuda':  # as released, no autocast
-            same = ids() == ref
-            result['fp16_convs_as_released'] = dict(
-                agreement=float(same.float().mean()),
-                images_all_equal=float(same.flatten(1).all(1).float().mean()))
-        for dtype in dtypes:
-            same = ids(dtype) == ref
-            result[str(dtype).replace('torch.', '')] = dict(
-                agreement=float(same.float().mean()),
-                images_all_equal=float(same.flatten(1).all(1).float().mean()))
-    finally:
-        for m in half_convs:
-            m.use_float16 = True
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = prev_tf32
-    return result
-
-
-__all__: Sequence[str] = ['tokenizer_agreement', 'smooth_images', 'build_dalle']
+from bevt_mm.analysis.tokenizer_agreement import build_dalle, smooth_images, tokenizer_agreement
+from bevt_mm.utils.stack_warnings import ignore_stack_noise
 
 
 def parse_args(argv=None):
@@ -120,6 +29,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> Dict:
+    ignore_stack_noise()
     args = parse_args(argv)
     res = tokenizer_agreement(build_dalle(args.tokenizer), smooth_images(args.images, args.size),
                               args.device, [getattr(torch, d) for d in args.dtypes])

@@ -55,15 +55,12 @@ import sys
 import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-HERE = osp.dirname(osp.abspath(__file__))
-# this folder (sibling tools) and the repository root (bevt_mm from a clone)
-sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-
-from temporal_dependence import load_config  # noqa: E402
+from bevt_mm.analysis.config import load_config
+from bevt_mm.utils.stack_warnings import ignore_stack_noise
 
 #: mask generator type -> stream it marks
 MASK_GENERATORS = {'TubeMaskGenerator': 'video', 'BlockMaskGenerator': 'image'}
@@ -695,6 +692,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    ignore_stack_noise()
     args = parse_args(argv)
     if args.config is None and args.checkpoint is None:
         sys.exit('error: give a CONFIG, or a --checkpoint (its run config is used)')

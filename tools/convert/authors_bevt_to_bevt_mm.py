@@ -8,14 +8,8 @@ The output holds ``backbone.*`` (BEVTSwinTransformer3D) and ``head.*``
 convert it further with ``bevt_to_mmaction_swin.py`` for fine-tuning.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from ckpt_io import load, save  # noqa: E402
-
-from bevt_mm.utils import convert_authors_bevt  # noqa: E402
+from bevt_mm.utils.checkpoint import convert_authors_bevt, read_checkpoint, write_state_dict
 
 
 def main() -> None:
@@ -23,8 +17,8 @@ def main() -> None:
     parser.add_argument('src', help="authors' checkpoint")
     parser.add_argument('dst', help='output checkpoint')
     args = parser.parse_args()
-    save(convert_authors_bevt(load(args.src)), args.dst, converted_from=args.src,
-         converter='authors_bevt_to_bevt_mm')
+    write_state_dict(convert_authors_bevt(read_checkpoint(args.src)), args.dst,
+                     converted_from=args.src, converter='authors_bevt_to_bevt_mm')
 
 
 if __name__ == '__main__':

@@ -11,14 +11,8 @@ over the 2*Wd-1 temporal offsets; the head is kept. Use the output as
 ``load_from`` of the joint pretraining config.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from ckpt_io import load, save  # noqa: E402
-
-from bevt_mm.utils import image_to_joint_checkpoint  # noqa: E402
+from bevt_mm.utils.checkpoint import image_to_joint_checkpoint, read_checkpoint, write_state_dict
 
 
 def main() -> None:
@@ -30,9 +24,9 @@ def main() -> None:
     parser.add_argument('--src-window-size', type=int, nargs=3, default=None,
                         help='window of the image-stream model (inferred if omitted)')
     args = parser.parse_args()
-    sd = image_to_joint_checkpoint(load(args.src), args.window_size, args.patch_size,
+    sd = image_to_joint_checkpoint(read_checkpoint(args.src), args.window_size, args.patch_size,
                                    args.src_window_size)
-    save(sd, args.dst, converted_from=args.src, converter='bevt_image_to_joint')
+    write_state_dict(sd, args.dst, converted_from=args.src, converter='bevt_image_to_joint')
 
 
 if __name__ == '__main__':

@@ -15,14 +15,9 @@ ViT and copies every ``attentions.0`` (temporal) weight over ``attentions.1``
 bare keys (e.g. for ``BEVTTimeSformer(pretrained=...)``, which loads either).
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from ckpt_io import load, save  # noqa: E402
-
-from bevt_mm.utils import bevt_to_mmaction_timesformer  # noqa: E402
+from bevt_mm.utils.checkpoint import (bevt_to_mmaction_timesformer, read_checkpoint,
+                                     write_state_dict)
 
 
 def main() -> None:
@@ -35,9 +30,9 @@ def main() -> None:
     parser.add_argument('--prefix', default='backbone.',
                         help="key prefix (default 'backbone.', for load_from)")
     args = parser.parse_args()
-    sd = bevt_to_mmaction_timesformer(load(args.src), args.num_frames)
-    save({args.prefix + k: v for k, v in sd.items()}, args.dst, converted_from=args.src,
-         converter='bevt_to_mmaction_timesformer')
+    sd = bevt_to_mmaction_timesformer(read_checkpoint(args.src), args.num_frames)
+    write_state_dict({args.prefix + k: v for k, v in sd.items()}, args.dst, converted_from=args.src,
+                     converter='bevt_to_mmaction_timesformer')
 
 
 if __name__ == '__main__':

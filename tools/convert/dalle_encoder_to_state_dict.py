@@ -29,7 +29,6 @@ def convert(src: str, dst: str, check: bool = True) -> dict:
     if not osp.isfile(src):
         sys.exit(f'error: {src} not found (OpenAI\'s encoder.pkl: '
                  'https://cdn.openai.com/dall-e/encoder.pkl)')
-    sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
     from bevt_mm.utils.safe_load import UntrustedCheckpointError, load_checkpoint_file
     from bevt_mm.models.tokenizers.dalle import dalle_encoder_globals
     extra = dalle_encoder_globals()

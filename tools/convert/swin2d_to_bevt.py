@@ -12,14 +12,9 @@ as ``load_from`` or through ``model.backbone.pretrained=SWIN2D.pth
 model.backbone.pretrained2d=True``, which does the same conversion on the fly.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from ckpt_io import load, save  # noqa: E402
-
-from bevt_mm.utils import image_to_joint, swin2d_to_bevt  # noqa: E402
+from bevt_mm.utils.checkpoint import (image_to_joint, swin2d_to_bevt, read_checkpoint,
+                                     write_state_dict)
 
 
 def main() -> None:
@@ -30,11 +25,12 @@ def main() -> None:
     parser.add_argument('--window-size', type=int, nargs=3, default=(8, 7, 7))
     parser.add_argument('--patch-size', type=int, nargs=3, default=(2, 4, 4))
     args = parser.parse_args()
-    sd = image_to_joint(swin2d_to_bevt(load(args.src)), args.window_size, args.patch_size)
+    sd = image_to_joint(swin2d_to_bevt(read_checkpoint(args.src)), args.window_size,
+                        args.patch_size)
     if not args.joint:
         sd = {k: v for k, v in sd.items() if not k.startswith('patch_embed.')}
-    save({f'backbone.{k}': v for k, v in sd.items()}, args.dst, converted_from=args.src,
-         converter='swin2d_to_bevt', joint=args.joint)
+    write_state_dict({f'backbone.{k}': v for k, v in sd.items()}, args.dst, converted_from=args.src,
+                     converter='swin2d_to_bevt', joint=args.joint)
 
 
 if __name__ == '__main__':

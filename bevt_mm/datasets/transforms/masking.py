@@ -2,10 +2,7 @@
 
 Both draw from numpy's global RNG, which mmengine seeds per process and per
 dataloader worker (``randomness=dict(seed=...)``), so masks are reproducible
-under mmengine's seeding. Work per draw is bounded (see
-:func:`block_mask`). Measured on the project's 2-core CPU: about 40-60 us
-per 14x14 block mask and per 16-frame tube mask (``tests/datasets``
-prints the number).
+under mmengine's seeding. Work per draw is bounded (see :func:`block_mask`).
 
 Output keys (True = masked):
 

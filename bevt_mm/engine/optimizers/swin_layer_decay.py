@@ -29,7 +29,7 @@ with depths from Video Swin names: patch embeddings and the mask token depth
 merging shares its stage's last block, the final norm and the head are the
 top (lr x1). mmpretrain's exemptions apply by module type
 (``norm_decay_mult``) and ``custom_keys`` only set ``decay_mult``. The toy
-fine-tuning configs use it (their demo numbers were measured with it).
+fine-tuning configs use it.
 
 Config::
 

@@ -1,6 +1,6 @@
-"""``BEVT``: masked image and video modeling with one Video Swin."""
+"""``BEVT``: masked image and video modeling with one backbone."""
 import logging
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Set, Union
 
 import torch
 from mmaction.registry import MODELS
@@ -19,14 +19,16 @@ class BEVT(BaseModel):
     ``loss`` takes the streams of :class:`BEVTDataPreprocessor` (any of image
     and video present): the tokenizer turns both streams' tokenizer views into
     target ids in one call (no grad, always eval), the backbone encodes each
-    stream with its mask, and the head returns the masked cross-entropy of
-    each stream. Image-only batches train the image stream, video-only batches
+    stream with its mask, and the head returns the masked loss of each
+    stream. Image-only batches train the image stream, video-only batches
     the BEVT-V ablation.
 
     Args:
-        backbone (dict): e.g. ``BEVTSwinTransformer3D`` with ``final_norm=False``.
-        head (dict): ``BEVTHead``; its ``num_classes`` is set to the
-            tokenizer's ``vocab_size`` (with a warning when they differ).
+        backbone (dict): ``BEVTSwinTransformer3D`` (``final_norm=False``) or
+            ``BEVTTimeSformer``.
+        head (dict): ``BEVTHead`` (Swin) or ``BEVTPlainHead`` (TimeSformer);
+            its ``num_classes`` is set to the tokenizer's ``vocab_size`` (with
+            a warning when they differ).
         target_generator (dict): A frozen tokenizer (``forward(uint8 or float
             (N, 3, h, w)) -> (N, h/8, w/8)`` ids, attribute ``vocab_size``).
         data_preprocessor (dict, optional): Defaults to
@@ -60,6 +62,8 @@ class BEVT(BaseModel):
                 f'model.target_generator ({type(self.target_generator).__name__}) has '
                 f'vocab_size={vocab} but model.head.num_classes={self.head.num_classes}; '
                 'set model.head.num_classes to the tokenizer\'s codebook size.')
+        #: streams whose first batch passed the data-contract checks
+        self._checked_streams: Set[str] = set()
         for param in self.target_generator.parameters():
             param.requires_grad_(False)
         self.target_generator.eval()
@@ -69,27 +73,6 @@ class BEVT(BaseModel):
         super().train(mode)
         self.target_generator.eval()
         return self
-
-    # ---------------------------------------------------------------- helpers
-    @staticmethod
-    def streams_from_tensor(inputs: Tensor,
-                            data_samples: Sequence[BaseDataElement]) -> Dict[str, Stream]:
-        """Streams of a plain (already normalized) tensor batch.
-
-        Args:
-            inputs (Tensor): Images ``(N, C, H, W)`` or videos ``(N, C, T, H, W)``.
-            data_samples (Sequence[BaseDataElement]): With tensor fields
-                ``mask``, ``target_mask`` and ``tokenizer_inputs``.
-
-        Returns:
-            dict: ``image`` and ``video`` streams (one of them None).
-        """
-        modality = 'image' if inputs.dim() == 4 else 'video'
-        stream: Stream = dict(inputs=inputs, data_samples=list(data_samples))
-        for field in ('mask', 'target_mask', 'tokenizer_inputs'):
-            stream[field] = torch.stack(
-                [torch.as_tensor(s.get(field)) for s in data_samples]).to(inputs.device)
-        return {modality: stream, ('video' if modality == 'image' else 'image'): None}
 
     @torch.no_grad()
     def tokenize(self, image_view: Optional[Tensor], video_view: Optional[Tensor],
@@ -139,6 +122,27 @@ class BEVT(BaseModel):
         return {k: v.long() for k, v in out.items()}
 
     @staticmethod
+    def check_stream_fields(name: str, stream: Stream) -> None:
+        """Raise a config-level error when a stream lacks a field of the data contract.
+
+        Args:
+            name (str): ``'image'`` or ``'video'``.
+            stream (dict): One stream of :class:`BEVTDataPreprocessor`.
+
+        Raises:
+            KeyError: ``mask``, ``target_mask`` or ``tokenizer_inputs`` is
+                missing (named), with the pipeline steps that set them.
+        """
+        lacking = [f for f in ('mask', 'target_mask', 'tokenizer_inputs')
+                   if stream.get(f) is None]
+        if lacking:
+            generator = 'BlockMaskGenerator' if name == 'image' else 'TubeMaskGenerator'
+            raise KeyError(
+                f'the {name} samples lack {lacking}: the {name} pipeline must end with '
+                f'TokenizerView (tokenizer_inputs), {generator} (mask, target_mask) and '
+                f"PackBEVTInputs(modality='{name}')")
+
+    @staticmethod
     def check_mask_grid(name: str, stream: Stream, target: Tensor) -> None:
         """Raise a config-level error when the pipeline's masks do not fit the token grid.
 
@@ -168,9 +172,21 @@ class BEVT(BaseModel):
     def forward(self, inputs: Union[Tensor, Dict[str, Optional[Stream]]],
                 data_samples: Optional[List[BaseDataElement]] = None,
                 mode: str = 'tensor'):
-        """``mode='loss'``: :meth:`loss`; ``'tensor'``: :meth:`extract_feat`
-        for a tensor, or token logits at every position per stream for the
-        preprocessor's streams (masks applied)."""
+        """Run a mode on the output of :class:`BEVTDataPreprocessor`.
+
+        Args:
+            inputs (dict | Tensor): The preprocessor's streams; in
+                ``'tensor'`` mode also a plain normalized batch ``(N, C, [T,]
+                H, W)``.
+            data_samples (list, optional): The batch's samples.
+            mode (str): ``'loss'``: :meth:`loss`. ``'tensor'``: for a tensor,
+                :meth:`extract_feat`; for streams, token logits at every
+                position per stream (masks applied), ``(N, [T,] h, w,
+                num_classes)``.
+
+        Returns:
+            dict[str, Tensor] | Tensor | tuple: As the mode says.
+        """
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode in ('tensor', 'predict'):
@@ -185,43 +201,52 @@ class BEVT(BaseModel):
         """Backbone features as for fine-tuning (no mask)."""
         return self.backbone(inputs)
 
-    def loss(self, inputs: Union[Tensor, Dict[str, Optional[Stream]]],
+    def loss(self, inputs: Dict[str, Optional[Stream]],
              data_samples: Optional[List[BaseDataElement]] = None) -> Dict[str, Tensor]:
         """Masked-token losses of the streams in the batch.
 
+        The data contract (the stream fields, the masks on the token grid) is
+        checked on the first batch of each stream only.
+
         Args:
-            inputs (dict | Tensor): Streams from :class:`BEVTDataPreprocessor`
-                (``image``/``video``: dict with ``inputs``, ``mask``,
-                ``target_mask``, ``tokenizer_inputs``, or None), or a plain
-                normalized tensor batch of one modality with ``data_samples``.
-            data_samples (list, optional): Needed for a tensor batch.
+            inputs (dict): The streams of :class:`BEVTDataPreprocessor`:
+                ``image`` / ``video`` each None or a dict with ``inputs``
+                (normalized ``(N, C, H, W)`` / ``(N, C, T, H, W)``), ``mask``
+                (on the backbone's patch grid), ``target_mask`` (on the token
+                grid) and ``tokenizer_inputs`` (the tokenizer's view).
+            data_samples (list, optional): Unused; the preprocessor stacks
+                what the loss reads into the streams.
 
         Returns:
-            dict[str, Tensor]: ``loss_image``/``loss_video`` (weighted) and
-            ``acc_image``/``acc_video`` (masked-token accuracy, %), for the
+            dict[str, Tensor]: ``loss_image`` / ``loss_video`` (weighted) and
+            ``acc_image`` / ``acc_video`` (masked-token accuracy, %) of the
             streams present.
+
+        Raises:
+            TypeError: ``inputs`` is not the preprocessor's dict of streams.
+            KeyError, ValueError: the first batch of a stream breaks the data
+                contract (see :meth:`check_stream_fields`,
+                :meth:`check_mask_grid`).
         """
-        streams = self.streams_from_tensor(inputs, data_samples) \
-            if isinstance(inputs, Tensor) else inputs
-        present = {k: s for k, s in streams.items() if s is not None}
+        present = {k: s for k, s in inputs.items() if s is not None} \
+            if isinstance(inputs, dict) else {}
+        unchecked = [name for name in present if name not in self._checked_streams]
         if not present:
-            raise ValueError('BEVT.loss got a batch with neither images nor videos')
+            raise TypeError('BEVT.loss takes the streams of BEVTDataPreprocessor '
+                            "(dict(image=..., video=...), at least one not None); got "
+                            f'{type(inputs).__name__}: set model.data_preprocessor to '
+                            "dict(type='BEVTDataPreprocessor')")
+        for name in unchecked:
+            self.check_stream_fields(name, present[name])
+        image, video = present.get('image'), present.get('video')
+        targets = self.tokenize(None if image is None else image['tokenizer_inputs'],
+                                None if video is None else video['tokenizer_inputs'],
+                                None if video is None else video['target_mask'])
+        for name in unchecked:
+            self.check_mask_grid(name, present[name], targets[name])
+            self._checked_streams.add(name)
+        losses: Dict[str, Tensor] = {}
         for name, stream in present.items():
-            lacking = [f for f in ('mask', 'target_mask', 'tokenizer_inputs')
-                       if stream.get(f) is None]
-            if lacking:
-                raise KeyError(f'{name} samples lack {lacking}: the pipeline must end with '
-                               'TokenizerView, a mask generator and PackBEVTInputs')
-        targets = self.tokenize(
-            present['image']['tokenizer_inputs'] if 'image' in present else None,
-            present['video']['tokenizer_inputs'] if 'video' in present else None,
-            present['video']['target_mask'] if 'video' in present else None)
-        for name, stream in present.items():
-            self.check_mask_grid(name, stream, targets[name])
-        kwargs = {}
-        for name, stream in present.items():
-            kwargs[f'{name}_feats'] = self.backbone.forward_pretrain(
-                stream['inputs'], stream['mask'])
-            kwargs[f'{name}_target'] = targets[name]
-            kwargs[f'{name}_mask'] = stream['target_mask']
-        return self.head.loss(**kwargs)
+            feats = self.backbone.forward_pretrain(stream['inputs'], stream['mask'])
+            losses.update(self.head.loss(name, feats, targets[name], stream['target_mask']))
+        return losses

@@ -1,4 +1,5 @@
 """Video Swin with BEVT's image and video streams (``BEVTSwinTransformer3D``)."""
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -9,9 +10,15 @@ from mmcv.cnn import build_norm_layer
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
-from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 from torch import Tensor, nn
 
+from bevt_mm.utils.checkpoint import (bevt_to_mmaction_swin, decoder_norm, get_state_dict,
+                                     image_to_joint, is_pretraining_checkpoint,
+                                     resize_relative_table, select_prefix, swin2d_to_bevt,
+                                     table_window)
+
+from .checked_load import CheckedLoadMixin
 from .swin_attention import (RELATIVE_BIAS_LOOKUPS, BEVTSwinBlock3D,
                              BEVTWindowAttention3D)
 
@@ -77,7 +84,7 @@ def upsample_mask(mask: Tensor, grid: Sequence[int]) -> Tensor:
 
 
 @MODELS.register_module()
-class BEVTSwinTransformer3D(SwinTransformer3D):
+class BEVTSwinTransformer3D(CheckedLoadMixin, SwinTransformer3D):
     """Video Swin Transformer with BEVT's image and video streams.
 
     Subclass of MMAction2's :class:`SwinTransformer3D` with the same arches,
@@ -109,31 +116,33 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
     Args:
         arch (str | dict): As :class:`SwinTransformer3D`.
         pretrained (str, optional): Checkpoint to initialize from. With
-            ``pretrained2d=True`` it is a 2D checkpoint (an original or
-            mmpretrain Swin, or a BEVT image-stream checkpoint) whose patch
-            weights go to ``patch_embed_2d`` and are inflated to 3D, and whose
-            relative tables are (resized and) repeated over temporal offsets;
-            otherwise it is loaded as is (keys of this backbone, optional
-            ``backbone.`` prefix), with relative position tables of another
-            window resized to ``window_size`` (see ``pretrained_window_size``).
+            ``pretrained2d=True`` a 2D checkpoint (an original or mmpretrain
+            Swin, or a BEVT image-stream checkpoint) whose patch weights go to
+            ``patch_embed_2d`` and are inflated to 3D, and whose relative
+            tables are (resized and) repeated over temporal offsets; a 3D one
+            is loaded as 3D with a warning. Otherwise it is loaded as is (keys
+            of this backbone, optional ``backbone.`` prefix; a BEVT
+            pretraining checkpoint converted as its export), with relative
+            position tables of another window resized to ``window_size`` (see
+            ``pretrained_window_size``). Every load (this one, ``load_from``,
+            a test checkpoint) is checked: see :mod:`.checked_load`.
             Defaults to None.
         pretrained2d (bool): See ``pretrained``. Defaults to False.
         pretrained_window_size (Sequence[int], optional): Window of the 3D
             ``pretrained`` checkpoint (the authors' fine-tuning option of the
             same name). Its relative position tables are resized trilinearly
             to ``window_size`` as ``tools/convert/bevt_to_mmaction_swin.py
-            --window-size`` does (e.g. 8x7x7 -> 16x7x7 for SSv2). None infers
-            it from the table length, assuming the spatial window of
-            ``window_size``. Defaults to None.
+            --window-size`` does (e.g. 8x7x7 -> 16x7x7 for SSv2). None reads
+            it from the table length (trying the spatial window of
+            ``window_size`` first). Defaults to None.
         patch_size (Sequence[int]): 3D patch size; the 2D one is its last two
             entries. Defaults to ``(2, 4, 4)``.
         window_size (Sequence[int]): Window size. Defaults to ``(8, 7, 7)``.
         mask_token (bool): Create the learned mask token. Defaults to True.
         image_stream (bool): Create ``patch_embed_2d`` (the image stream).
-            Fine-tuning configs that use this backbone for its loading set
-            False (with ``mask_token=False``): then its parameters are exactly
-            stock :class:`SwinTransformer3D`'s and all of them get gradients.
-            Defaults to True.
+            False with ``mask_token=False`` is the fine-tuning form
+            (:class:`BEVTFinetuneSwinTransformer3D`): the parameters of stock
+            :class:`SwinTransformer3D`, all of them trained. Defaults to True.
         final_norm (bool): Keep ``norm{i}`` of ``out_indices`` (used by the
             fine-tuning path only). Pretraining configs set False so that every
             parameter gets a gradient; the export takes ``norm3`` from the
@@ -234,119 +243,142 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
             for block in layer.blocks:
                 block.attn.fused = bool(value)
 
+    def train(self, mode: bool = True) -> 'BEVTSwinTransformer3D':
+        """As the stock ``train`` (frozen stages stay frozen); returns the module, as
+        ``nn.Module.train`` does, so ``backbone.eval()`` chains."""
+        super().train(mode)
+        return self
+
     # ------------------------------------------------------------------ init
     def init_weights(self) -> None:
-        """Initialize: default init, then ``pretrained`` if given."""
-        BaseModule.init_weights(self)
-        self._init_mask_token()
-        if self.pretrained:
-            logger = MMLogger.get_current_instance()
-            if self.pretrained2d:
-                self.inflate_weights(logger)
-            else:
-                self.load_pretrained(logger)
+        """Initialize: default init, then ``pretrained`` if given.
 
-    def _init_mask_token(self) -> None:
+        With ``pretrained2d=True`` a 2D checkpoint is inflated
+        (:meth:`inflate_weights`); a video (3D) checkpoint, such as the
+        export or, for the fine-tuning form, a pretraining checkpoint, is
+        loaded as 3D with a warning (stock Swin fails with ``KeyError:
+        'model'``). A BEVT pretraining checkpoint given to the fine-tuning
+        form is converted exactly as ``tools/convert/bevt_to_mmaction_swin.py``
+        exports it (decoder norm as ``norm3``, tables resized to
+        ``window_size``).
+        """
+        BaseModule.init_weights(self)
         if self.mask_token is not None:
             trunc_normal_(self.mask_token, std=.02)
+        if not self.pretrained:
+            return
+        logger = MMLogger.get_current_instance()
+        checkpoint = _load_checkpoint(self.pretrained, map_location='cpu')
+        state_dict = get_state_dict(checkpoint)
+        if self.pretrained2d and not self._is_video_checkpoint(state_dict):
+            state_dict = image_to_joint(swin2d_to_bevt(checkpoint),
+                                        window_size=self.window_size, patch_size=self.patch_size)
+        else:
+            if self.pretrained2d:
+                warnings.warn(f'model.backbone.pretrained={self.pretrained!r} holds video (3D) '
+                              'Swin weights: loaded as such, as with pretrained2d=False '
+                              '(pretrained2d=True inflates a 2D ImageNet Swin).')
+            state_dict = self._export_pretraining(state_dict, logger)
+        with self.loading_from(str(self.pretrained)):
+            load_state_dict(self, state_dict, strict=False, logger=logger)
 
-    def _source_window(self, rows: int) -> Optional[Tuple[int, int, int]]:
-        """Window of a checkpoint table with ``rows`` rows (None if unknown)."""
-        if self.pretrained_window_size is not None:
-            return self.pretrained_window_size
-        _, wh, ww = self.window_size
-        spatial = (2 * wh - 1) * (2 * ww - 1)
-        if rows % spatial or (rows // spatial) % 2 == 0:
-            return None
-        return ((rows // spatial + 1) // 2, wh, ww)
+    def _is_video_checkpoint(self, state_dict: Dict[str, Tensor]) -> bool:
+        """A 3D patch embedding, and no 2D one to inflate (the fine-tuning form,
+        which has no image stream, takes the 3D one whenever there is one)."""
+        backbone = get_state_dict(state_dict, 'backbone.')
+        weight = backbone.get('patch_embed.proj.weight')
+        return (weight is not None and weight.dim() == 5
+                and (self.is_finetuning_form or 'patch_embed_2d.proj.weight' not in backbone))
 
-    def _resize_tables(self, state_dict: Dict[str, Tensor],
-                       logger: MMLogger) -> Dict[str, Tensor]:
-        """Resize relative tables of another window to ``window_size``."""
-        from ...utils.checkpoint_convert import resize_relative_table
-        own = self.state_dict()
-        keys = [k for k, v in state_dict.items()
-                if k.endswith('relative_position_bias_table') and k in own
-                and own[k].shape != v.shape and own[k].shape[1] == v.shape[1]]
-        windows = {self._source_window(state_dict[k].shape[0]) for k in keys}
-        if not keys or None in windows or len(windows) != 1:
-            return state_dict
-        src = windows.pop()
-        state_dict = dict(state_dict)
-        for k in keys:
-            if state_dict[k].shape[0] != (2 * src[0] - 1) * (2 * src[1] - 1) * (2 * src[2] - 1):
-                return state_dict
-            state_dict[k] = resize_relative_table(state_dict[k], src, self.window_size)
-        logger.info(f'BEVTSwinTransformer3D: resized {len(keys)} relative position tables '
-                    f'of {self.pretrained} from window {src} to {tuple(self.window_size)}')
-        return state_dict
+    def _source_window(self, rows: int) -> Tuple[int, int, int]:
+        """Window of a checkpoint table with ``rows`` rows (``pretrained_window_size``
+        if set, else read from ``rows`` trying this backbone's spatial window)."""
+        return self.pretrained_window_size or table_window(
+            rows, self.window_size[1:], flag='model.backbone.pretrained_window_size')
 
-    def _load_matching(self, state_dict: Dict[str, Tensor], logger: MMLogger) -> None:
-        """Load the keys this backbone has with matching shapes (relative
-        tables of another window resized); log the rest.
-
-        Raises:
-            BackboneCheckpointError: fewer than half of this backbone's
-                tensors found (:func:`~bevt_mm.utils.backbone_load.check_backbone_match`).
-        """
-        from ...utils.backbone_load import check_backbone_match
-        state_dict = self._resize_tables(state_dict, logger)
-        check_backbone_match(state_dict, self, str(self.pretrained))
-        own = self.state_dict()
-        mismatched = [k for k, v in state_dict.items()
-                      if k in own and own[k].shape != v.shape]
-        state_dict = {k: v for k, v in state_dict.items()
-                      if k in own and k not in mismatched}
-        msg = self.load_state_dict(state_dict, strict=False)
-        logger.info(f'BEVTSwinTransformer3D: loaded {self.pretrained}: {msg}')
-        if mismatched:
-            logger.warning(f'BEVTSwinTransformer3D: shape mismatch, not loaded: {mismatched}'
-                           + (' (set pretrained_window_size to the window of the checkpoint)'
-                              if any(k.endswith('bias_table') for k in mismatched) else ''))
-
-    def load_pretrained(self, logger: MMLogger) -> None:
-        """Load ``self.pretrained``: a backbone state dict, or a full
-        checkpoint whose ``backbone.*`` keys are taken. A BEVT pretraining
-        checkpoint loaded into a fine-tuning backbone (no image stream, no
-        mask token) is converted as ``tools/convert/bevt_to_mmaction_swin.py``
-        exports it (the decoder norm becomes ``norm3``), so it loads what its
-        export loads.
-
-        Args:
-            logger (MMLogger): Logger for the load report.
-        """
-        from ...utils.backbone_load import prepare_backbone_state
-        from ...utils.checkpoint_convert import get_state_dict
-        state_dict = get_state_dict(_load_checkpoint(self.pretrained, map_location='cpu'))
-        state_dict, note = prepare_backbone_state(state_dict, self)
-        if note:
-            logger.info(f'BEVTSwinTransformer3D: {self.pretrained}: {note}')
-        if any(k.startswith('backbone.') for k in state_dict):
-            state_dict = {k[9:]: v for k, v in state_dict.items() if k.startswith('backbone.')}
-        self._load_matching(state_dict, logger)
+    def _export_pretraining(self, state_dict: Dict[str, Tensor],
+                            logger: MMLogger) -> Dict[str, Tensor]:
+        """A whole BEVT pretraining checkpoint (with its head) for the fine-tuning
+        form -> what the export writes; anything else -> its backbone keys."""
+        norm = decoder_norm(select_prefix(state_dict, 'head.'))
+        if not (self.is_finetuning_form and is_pretraining_checkpoint(state_dict)
+                and norm is not None and 'backbone.layers.0.blocks.0.norm1.weight' in state_dict):
+            return get_state_dict(state_dict, 'backbone.')
+        tables = [v for k, v in state_dict.items() if k.endswith('relative_position_bias_table')
+                  and k.startswith('backbone.')]
+        window = self._source_window(tables[0].shape[0]) if tables else self.window_size
+        logger.info(f'{self.pretrained}: a BEVT pretraining checkpoint, converted as '
+                    'tools/convert/bevt_to_mmaction_swin.py exports it (decoder norm as norm3)')
+        return bevt_to_mmaction_swin(state_dict, window_size=window,
+                                     new_window_size=self.window_size)
 
     def inflate_weights(self, logger: MMLogger) -> None:
         """Load a 2D checkpoint (``self.pretrained``) into both streams.
 
         Accepts an original Swin, an mmpretrain Swin or a BEVT image-stream
-        checkpoint; see :func:`bevt_mm.utils.image_to_joint`.
+        checkpoint; see :func:`bevt_mm.utils.checkpoint.image_to_joint`.
 
         Args:
             logger (MMLogger): Logger for the load report.
         """
-        from ...utils.checkpoint_convert import image_to_joint, swin2d_to_bevt
-        checkpoint = _load_checkpoint(self.pretrained, map_location='cpu')
-        state_dict = image_to_joint(swin2d_to_bevt(checkpoint), window_size=self.window_size,
-                                    patch_size=self.patch_size)
-        self._load_matching(state_dict, logger)
+        state_dict = image_to_joint(
+            swin2d_to_bevt(_load_checkpoint(self.pretrained, map_location='cpu')),
+            window_size=self.window_size, patch_size=self.patch_size)
+        with self.loading_from(str(self.pretrained)):
+            load_state_dict(self, state_dict, strict=False, logger=logger)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        # relative_position_index is a non-persistent constant here; drop it
-        # from checkpoints saved by stock Swin so that strict loading works.
-        for key in [k for k in state_dict
-                    if k.startswith(prefix) and k.endswith('relative_position_index')]:
-            del state_dict[key]
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+    def convert_checkpoint(self, state_dict: Dict[str, Tensor]
+                           ) -> Tuple[Dict[str, Tensor], str]:
+        """Convert the backbone keys of a load (see :mod:`.checked_load`).
+
+        ``relative_position_index`` (a non-persistent constant here) is
+        dropped; a BEVT pretraining backbone loaded into the fine-tuning form
+        is converted as the export converts it, with this backbone's own
+        ``norm3`` kept (the export's ``norm3`` is the decoder norm, outside
+        the backbone's keys; ``pretrained=`` passes it); relative tables of
+        another window are resized to ``window_size``.
+        """
+        notes = []
+        state_dict = {k: v for k, v in state_dict.items()
+                      if not k.endswith('relative_position_index')}
+        if (self.is_finetuning_form and is_pretraining_checkpoint(state_dict)
+                and any(k.startswith('layers.') for k in state_dict)):
+            last = f'norm{self.num_layers - 1}.'
+            own_norm = last + 'weight' in state_dict
+            converted = bevt_to_mmaction_swin(state_dict, norm3='backbone' if own_norm else 'fresh',
+                                              new_window_size=self.window_size)
+            state_dict = {k: v for k, v in converted.items()
+                          if not k.endswith('relative_position_index')
+                          and (own_norm or not k.startswith(last))}
+            notes.append('a BEVT pretraining backbone, converted as '
+                         'tools/convert/bevt_to_mmaction_swin.py exports it'
+                         + ('' if own_norm else
+                            f'; {last[:-1]} left at its init: the export takes it from the '
+                            'decoder norm, outside the backbone keys of a load into the whole '
+                            'model (give the file as model.backbone.pretrained= or export it)'))
+        state_dict, resized = self._resize_tables(state_dict)
+        if resized:
+            notes.append(resized)
+        return state_dict, '; '.join(notes)
+
+    def _resize_tables(self, state_dict: Dict[str, Tensor]) -> Tuple[Dict[str, Tensor], str]:
+        """Resize relative tables of another window to ``window_size``."""
+        own = self.state_dict()
+        keys = [k for k, v in state_dict.items()
+                if k.endswith('relative_position_bias_table') and k in own
+                and own[k].shape != v.shape and own[k].shape[1] == v.shape[1]]
+        try:
+            windows = {self._source_window(state_dict[k].shape[0]) for k in keys}
+        except ValueError:
+            return state_dict, ''  # not a table of this arch: the load reports the mismatch
+        if len(windows) != 1:
+            return state_dict, ''
+        src = windows.pop()
+        state_dict = dict(state_dict)
+        for k in keys:
+            state_dict[k] = resize_relative_table(state_dict[k], src, self.window_size)
+        return state_dict, (f'resized {len(keys)} relative position tables from window {src} '
+                            f'to {tuple(self.window_size)}')
 
     # --------------------------------------------------------------- forward
     def _embed(self, x: Tensor, mask: Optional[Tensor]) -> Tensor:
@@ -436,3 +468,27 @@ class BEVTSwinTransformer3D(SwinTransformer3D):
             if not self.out_after_downsample and layer.downsample is not None:
                 x = layer.downsample(x)
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+@MODELS.register_module()
+class BEVTFinetuneSwinTransformer3D(BEVTSwinTransformer3D):
+    """The BEVT Swin encoder for fine-tuning: a stock ``SwinTransformer3D`` with BEVT's loading.
+
+    :class:`BEVTSwinTransformer3D` with ``image_stream=False`` and
+    ``mask_token=False``: the parameters, state-dict keys and outputs of
+    MMAction2's :class:`SwinTransformer3D` (same arguments), so a stock Swin
+    recipe uses it by changing ``model.backbone.type`` (and
+    ``custom_imports = dict(imports=['bevt_mm'])``). What it adds is the
+    loading (:mod:`.checked_load`): the export or a raw BEVT pretraining
+    checkpoint as ``pretrained`` (also with the stock recipes'
+    ``pretrained2d=True``), and an error instead of a warning when a
+    checkpoint matches fewer than half of its tensors.
+
+    Args:
+        **kwargs: Arguments of :class:`BEVTSwinTransformer3D` /
+            :class:`SwinTransformer3D`.
+    """
+
+    def __init__(self, *args, image_stream: bool = False, mask_token: bool = False,
+                 **kwargs) -> None:
+        super().__init__(*args, image_stream=image_stream, mask_token=mask_token, **kwargs)

@@ -1,7 +1,7 @@
 """TimeSformer (divided space-time attention) with BEVT's image and video
 streams (``BEVTTimeSformer``)."""
 from contextlib import contextmanager
-from typing import Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
@@ -11,14 +11,20 @@ from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import DefaultScope
-from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 from torch import Tensor, nn
 
+from bevt_mm.utils.checkpoint import (bevt_to_mmaction_timesformer, get_state_dict,
+                                     is_pretraining_checkpoint)
+
 from .bevt_swin import upsample_mask
+from .checked_load import CheckedLoadMixin
 
 
 @MODELS.register_module()
-class BEVTTimeSformer(TimeSformer):
+class BEVTTimeSformer(CheckedLoadMixin, TimeSformer):
+    checkpoint_family = 'timesformer'
+
     """MMAction2's divided space-time TimeSformer with BEVT's two streams.
 
     A subclass of :class:`mmaction.models.TimeSformer` with its arguments and
@@ -65,8 +71,13 @@ class BEVTTimeSformer(TimeSformer):
             in MMAction2's layout (one attention per layer) goes through the
             stock conversion (spatial weights copied to the temporal step).
             Without ``patch_embed_2d`` in the checkpoint the image stream's
-            patch embedding copies the video one. Defaults to None.
+            patch embedding copies the video one. Every load (this one,
+            ``load_from``, a test checkpoint) is checked: see
+            :mod:`.checked_load`. Defaults to None.
         mask_token (bool): Create the learned mask token. Defaults to True.
+        image_stream (bool): Create ``patch_embed_2d``. False with
+            ``mask_token=False`` is the fine-tuning form
+            (:class:`BEVTFinetuneTimeSformer`). Defaults to True.
         drop_path_rate (float, optional): Largest stochastic-depth rate,
             linearly increasing over layers; None keeps the stock 0..0.1.
             Defaults to None.
@@ -81,6 +92,7 @@ class BEVTTimeSformer(TimeSformer):
                  patch_size: int,
                  pretrained: Optional[str] = None,
                  mask_token: bool = True,
+                 image_stream: bool = True,
                  drop_path_rate: Optional[float] = None,
                  **kwargs) -> None:
         attention_type = kwargs.get('attention_type', 'divided_space_time')
@@ -93,7 +105,8 @@ class BEVTTimeSformer(TimeSformer):
                              pretrained=pretrained, **kwargs)
         self.patch_embed_2d = PatchEmbed(
             img_size=img_size, patch_size=patch_size,
-            in_channels=self.patch_embed.projection.in_channels, embed_dims=self.embed_dims)
+            in_channels=self.patch_embed.projection.in_channels,
+            embed_dims=self.embed_dims) if image_stream else None
         self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims)) \
             if mask_token else None
         if drop_path_rate is not None:
@@ -117,6 +130,11 @@ class BEVTTimeSformer(TimeSformer):
         """Stock init (truncated normal cls token and ``pos_embed``), mask
         token, then ``pretrained`` if given.
 
+        A divided space-time checkpoint (ours, its export or a stock video
+        TimeSformer) is loaded as is, a BEVT pretraining checkpoint converted
+        as its export into the fine-tuning form; a ViT goes through the stock
+        conversion. Each load is checked (:mod:`.checked_load`).
+
         Args:
             pretrained (str, optional): Overrides ``self.pretrained``.
         """
@@ -127,25 +145,34 @@ class BEVTTimeSformer(TimeSformer):
         if not isinstance(self.pretrained, str):
             super().init_weights()
             return
-        from ...utils.checkpoint_convert import get_state_dict
         logger = MMLogger.get_current_instance()
-        state_dict = get_state_dict(_load_checkpoint(self.pretrained, map_location='cpu'))
-        if any(k.startswith('backbone.') for k in state_dict):
-            state_dict = {k[9:]: v for k, v in state_dict.items() if k.startswith('backbone.')}
-        if any('.attentions.1.' in k for k in state_dict):
-            # divided space-time layout: load as is (the stock loader would
-            # overwrite the spatial attention with the temporal one)
-            from ...utils.backbone_load import check_backbone_match
-            check_backbone_match(state_dict, self, self.pretrained)
-            trunc_normal_(self.pos_embed, std=.02)
-            trunc_normal_(self.cls_token, std=.02)
-            msg = self.load_state_dict(state_dict, strict=False)
-            logger.info(f'BEVTTimeSformer: loaded {self.pretrained}: {msg}')
-        else:  # ViT layout: the stock conversion
-            super().init_weights()
-        if not any(k.startswith('patch_embed_2d.') for k in state_dict):
+        state_dict = get_state_dict(_load_checkpoint(self.pretrained, map_location='cpu'),
+                                    'backbone.')
+        with self.loading_from(self.pretrained):
+            if any('.attentions.1.' in k for k in state_dict):
+                # divided space-time layout: as is (the stock loader would
+                # overwrite the spatial attention with the temporal one)
+                trunc_normal_(self.pos_embed, std=.02)
+                trunc_normal_(self.cls_token, std=.02)
+                load_state_dict(self, state_dict, strict=False, logger=logger)
+            else:  # ViT layout: the stock conversion
+                super().init_weights()
+        if self.patch_embed_2d is not None and not any(
+                k.startswith('patch_embed_2d.') for k in state_dict):
             self.patch_embed_2d.load_state_dict(self.patch_embed.state_dict())
             logger.info('BEVTTimeSformer: patch_embed_2d initialized from patch_embed')
+
+    def convert_checkpoint(self, state_dict: Dict[str, Tensor]
+                           ) -> Tuple[Dict[str, Tensor], str]:
+        """A BEVT pretraining backbone loaded into the fine-tuning form ->
+        what ``tools/convert/bevt_timesformer_to_mmaction.py`` exports
+        (``time_embed`` resized to ``num_frames``); see :mod:`.checked_load`."""
+        if self.is_finetuning_form and is_pretraining_checkpoint(state_dict) and all(
+                k in state_dict for k in ('time_embed', 'cls_token', 'pos_embed')):
+            return (bevt_to_mmaction_timesformer(state_dict, num_frames=self.num_frames),
+                    'a BEVT pretraining backbone, converted as '
+                    'tools/convert/bevt_timesformer_to_mmaction.py exports it')
+        return state_dict, ''
 
     # --------------------------------------------------------------- forward
     @contextmanager
@@ -164,6 +191,9 @@ class BEVTTimeSformer(TimeSformer):
     def _embed(self, x: Tensor, mask: Optional[Tensor]) -> Tuple[Tensor, int]:
         """Tokens ``(N, 1 + P * T, C)`` in the stock ``(p t)`` order, and T."""
         if x.dim() == 4:
+            if self.patch_embed_2d is None:
+                raise ValueError('images (N, C, H, W) need the image stream; this backbone '
+                                 'was built with image_stream=False')
             x = x.unsqueeze(2)
             embed = self.patch_embed_2d
         elif x.dim() == 5:
@@ -241,3 +271,23 @@ class BEVTTimeSformer(TimeSformer):
             return self.forward_pretrain(x, mask)
         return self._encode(x, None)[0][:, 0]
 
+
+
+@MODELS.register_module()
+class BEVTFinetuneTimeSformer(BEVTTimeSformer):
+    """The BEVT TimeSformer encoder for fine-tuning: a stock ``TimeSformer`` with BEVT's loading.
+
+    :class:`BEVTTimeSformer` with ``image_stream=False`` and
+    ``mask_token=False``: the parameters, keys and output of MMAction2's
+    divided space-time :class:`TimeSformer`, plus the checked loading of
+    :mod:`.checked_load` (a divided space-time file as ``pretrained`` is
+    loaded as is instead of having its temporal attention copied over the
+    spatial one; a raw BEVT pretraining checkpoint is converted as its export).
+
+    Args:
+        **kwargs: Arguments of :class:`BEVTTimeSformer` / :class:`TimeSformer`.
+    """
+
+    def __init__(self, *args, image_stream: bool = False, mask_token: bool = False,
+                 **kwargs) -> None:
+        super().__init__(*args, image_stream=image_stream, mask_token=mask_token, **kwargs)

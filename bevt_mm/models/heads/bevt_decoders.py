@@ -174,10 +174,4 @@ class VideoDecoder(BaseModule):
         return upsample_at(x, fused, self.upsample_temporal, mask)
 
 
-def flatten_tokens(x: Tensor) -> Tensor:
-    """``(N, ..., C)`` -> ``(N, L, C)`` in row-major (t, h, w) token order."""
-    return x.reshape(x.shape[0], -1, x.shape[-1])
-
-
-__all__: Sequence[str] = ['ImageDecoder', 'VideoDecoder', 'flatten_tokens', 'upsample',
-                          'upsample_at', 'parent_mask']
+__all__ = ['ImageDecoder', 'VideoDecoder', 'parent_mask', 'upsample', 'upsample_at']

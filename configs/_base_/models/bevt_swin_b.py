@@ -21,6 +21,7 @@ model = dict(
         in_channels=1024,  # stage-4 channels = 8 x embed_dims
         num_classes=8192,  # the tokenizer's codebook
         temporal_scale=2,  # temporal patch size, restored by the temporal deconv
+        loss=dict(type='CrossEntropyLoss'),  # at the masked positions only
         loss_weights=dict(image=1.0, video=1.0),
         share_norm=True),  # one decoder norm for both streams, as the authors' code
     data_preprocessor=dict(

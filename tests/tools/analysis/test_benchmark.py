@@ -68,7 +68,7 @@ def test_stock_baseline_gets_only_the_keys_the_stock_backbone_takes(name):
     """The stock comparison model of every pretraining config builds (keys of ours such
     as relative_bias_lookup, mask_token, fused_attention never reach SwinTransformer3D or
     TimeSformer) and has the architecture of the config's backbone (small sizes here)."""
-    from benchmark import stock_backbone
+    from bevt_mm.analysis.benchmark import stock_backbone
     from mmengine.config import Config
 
     from mmaction.registry import MODELS

@@ -10,8 +10,8 @@ def test_toy_config_data_part_runs_with_defaults(tmp_path):
     import bevt_mm  # noqa: F401
     from mmengine.registry import init_default_scope
 
-    from analysis_utils import prepare_config
-    from benchmark_data import data_report
+    from bevt_mm.analysis.step_setup import prepare_config
+    from bevt_mm.analysis.data_timing import data_report
     init_default_scope('mmaction')
     cfg = prepare_config(osp.join(ROOT, 'configs/toy/toy_joint_swin.py'))
     assert (cfg.benchmark_frames, cfg.benchmark_size) == (8, 64)

@@ -6,13 +6,17 @@ import os.path as osp
 import pytest
 import torch
 
-from amp_check import amp_training_check, judge_amp_run
-from attention_check import window_attention_check
-from cuda_check import PRESETS, run_cuda_check, write_report
-from tokenizer_agreement import (build_dalle, smooth_images,
+from bevt_mm.analysis.amp import amp_training_check, judge_amp_run
+from bevt_mm.analysis.attention import window_attention_check
+from bevt_mm.analysis.tokenizer_agreement import (build_dalle, smooth_images,
                                                   tokenizer_agreement)
 
+from bevt_mm.testing.scripts import load_script
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+cuda_check = load_script(osp.join(ROOT, 'tools', 'analysis', 'cuda_check.py'))
+PRESETS, run_cuda_check, write_report = (cuda_check.PRESETS, cuda_check.run_cuda_check,
+                                         cuda_check.write_report)
 TINY_DALLE = dict(n_hid=64, vocab_size=512, n_blk_per_group=1)
 
 

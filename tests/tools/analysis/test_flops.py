@@ -12,7 +12,7 @@ def test_counted_flops_match_torch_counter():
     import bevt_mm  # noqa: F401
     from mmaction.registry import MODELS
 
-    from flops import counted_flops, swin_forward_flops
+    from bevt_mm.analysis.flops import counted_flops, swin_forward_flops
     bb = MODELS.build(dict(type='BEVTSwinTransformer3D', arch=TINY_ARCH, window_size=(2, 4, 4),
                            fused_attention=False, final_norm=False))
     with torch.no_grad():

@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from frame_order import video_pipeline
+from bevt_mm.analysis.frame_order import video_pipeline
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIG = osp.join(REPO, 'configs', 'toy', 'toy_joint_swin.py')
@@ -70,7 +70,7 @@ def test_cli_reports_both_accuracies_and_their_gap(temporal_64, random_toy_token
 
 
 def test_swap_context_frames_replaces_only_frames_without_a_masked_token():
-    from frame_order import swap_context_frames
+    from bevt_mm.analysis.frame_order import swap_context_frames
     clips = torch.arange(3 * 4, dtype=torch.float32).reshape(3, 1, 4, 1, 1).expand(3, 2, 4, 2, 2)
     mask = torch.zeros(3, 4, 2, 2, dtype=torch.bool)
     mask[0, :2, 0, 0] = True  # clip 0: frames 0, 1 masked
@@ -84,7 +84,7 @@ def test_swap_context_frames_replaces_only_frames_without_a_masked_token():
 
 
 def test_copy_counts_match_a_loop_over_tokens():
-    from frame_order import copy_counts, nearest_context_frame
+    from bevt_mm.analysis.frame_order import copy_counts, nearest_context_frame
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(0, 3, (6, 8, 2, 2), generator=gen)  # few codes: copies often match
     frames = torch.rand(6, 8, generator=gen) < 0.6

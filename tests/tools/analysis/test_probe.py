@@ -69,7 +69,7 @@ def test_probe_loads_each_checkpoint_kind_into_the_same_backbone(probe_setup, tm
     from bevt_mm.evaluation.encoder import backbone_state_dict, load_encoder_weights
     from bevt_mm.evaluation.features import (bevt_features, build_probe_loader,
                                                  extract_features, recognizer_features)
-    from probe import build_recognizer, probe_datasets
+    from bevt_mm.analysis.probe import build_recognizer, probe_datasets
     cfg = Config.fromfile(probe_setup['config'])
     exported, kind = backbone_state_dict(probe_setup['bevt'], (4, 4, 4))
     assert kind == 'bevt' and 'norm3.weight' in exported

@@ -6,8 +6,13 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from temporal_dependence import (insert_transform, insertion_index,
-                                                  load_config, run_temporal_dependence)
+from bevt_mm.analysis.config import load_config
+
+
+@pytest.fixture(scope='module')
+def td(load_tool):
+    """tools/analysis/temporal_dependence.py as a module."""
+    return load_tool('analysis/temporal_dependence.py')
 
 
 def tiny_recognizer_cfg(data_root: str, ann_file: str, backbone: str = 'swin',
@@ -75,29 +80,29 @@ def save_random_checkpoint(cfg: dict, path: str, seed: int = 0) -> str:
     return path
 
 
-def test_insertion_after_decode_or_sampler():
+def test_insertion_after_decode_or_sampler(td):
     pipe = [dict(type='DecordInit'), dict(type='SampleFrames', clip_len=4),
             dict(type='DecordDecode'), dict(type='Resize', scale=(-1, 8)),
             dict(type='FormatShape', input_format='NCTHW')]
-    assert insertion_index(pipe) == 3
-    out = insert_transform(pipe, dict(type='ShuffleFrames'))
+    assert td.insertion_index(pipe) == 3
+    out = td.insert_transform(pipe, dict(type='ShuffleFrames'))
     assert [s['type'] for s in out][3] == 'ShuffleFrames' and len(pipe) == 5
     # scoped type names and raw-frame decoding
-    assert insertion_index([dict(type='mmaction.SampleFrames'),
+    assert td.insertion_index([dict(type='mmaction.SampleFrames'),
                             dict(type='mmaction.RawFrameDecode')]) == 2
     # no decode step: after the sampler (the transform then reorders frame_inds)
-    assert insertion_index([dict(type='UniformSample'), dict(type='FormatShape')]) == 1
+    assert td.insertion_index([dict(type='UniformSample'), dict(type='FormatShape')]) == 1
     with pytest.raises(ValueError):
-        insertion_index([dict(type='Resize')])
-    assert insert_transform(pipe, None) == pipe
+        td.insertion_index([dict(type='Resize')])
+    assert td.insert_transform(pipe, None) == pipe
 
 
-def test_load_installed_mmaction_config():
+def test_load_installed_mmaction_config(td):
     cfg = load_config('mmaction::recognition/swin/'
                       'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
     assert cfg.model.backbone.type == 'SwinTransformer3D'
     pipe = cfg.test_dataloader.dataset.pipeline
-    assert pipe[insertion_index(pipe) - 1]['type'] == 'DecordDecode'
+    assert pipe[td.insertion_index(pipe) - 1]['type'] == 'DecordDecode'
 
 
 def test_tool_end_to_end_tiny_swin(tmp_path, toy_temporal_videos, capsys, load_tool):
@@ -123,7 +128,7 @@ def test_tool_end_to_end_tiny_swin(tmp_path, toy_temporal_videos, capsys, load_t
     assert osp.exists(osp.join(out_dir, 'table.md'))
 
 
-def test_frame_order_invariant_model_is_unchanged_by_shuffling(tmp_path, toy_temporal_videos):
+def test_frame_order_invariant_model_is_unchanged_by_shuffling(tmp_path, toy_temporal_videos, td):
     """A model that averages per-frame features: shuffled == normal, exactly per sample."""
     data_root, ann = toy_temporal_videos
     cfg = tiny_recognizer_cfg(data_root, ann, backbone='frame')
@@ -135,7 +140,7 @@ def test_frame_order_invariant_model_is_unchanged_by_shuffling(tmp_path, toy_tem
         c = Config(cfg)
         c.test_evaluator = [dict(type='AccMetric'),
                             dict(dump, out_file_path=str(tmp_path / f'preds_{name}.pkl'))]
-        res = run_temporal_dependence(c, ckpt, str(tmp_path / 'out'),
+        res = td.run_temporal_dependence(c, ckpt, str(tmp_path / 'out'),
                                       settings={name: transform}, plot=False)
         results[name] = res['settings'][name]['top1']
     import pickle

@@ -9,12 +9,15 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
-from visualize_masks import (cell_bounds, compose_rows, frames_of,
-                                                 load_sample, overlay_mask, predict,
-                                                 rebuild_ids, resize_nearest, stream_datasets,
-                                                 target_masks_of, visualize_masks)
+from bevt_mm.testing.scripts import load_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+tool = load_script(osp.join(REPO, 'tools', 'analysis', 'visualize_masks.py'))
+(cell_bounds, compose_rows, frames_of, load_sample, overlay_mask, predict, rebuild_ids,
+ resize_nearest, stream_datasets, target_masks_of, visualize_masks, build_model) = (
+    tool.cell_bounds, tool.compose_rows, tool.frames_of, tool.load_sample, tool.overlay_mask,
+    tool.predict, tool.rebuild_ids, tool.resize_nearest, tool.stream_datasets,
+    tool.target_masks_of, tool.visualize_masks, tool.build_model)
 sys.path.insert(0, osp.join(REPO, 'tests', 'configs'))  # config_shrink
 
 from config_shrink import (FRAMES, RES, VOCAB, shrink_bevt_config,  # noqa: E402
@@ -139,7 +142,6 @@ def toy(media, tokenizer_files, tmp_path_factory):
 
 
 def _run_cli(argv, capsys):
-    import visualize_masks as tool
     result = tool.main(argv)
     return result, capsys.readouterr().out
 
@@ -195,7 +197,6 @@ def test_cli_with_checkpoint_draws_masks_on_the_right_cells(toy, tmp_path, capsy
 
 
 def test_all_visible_mask_rebuilds_the_tokenizer_reconstruction(toy):
-    from visualize_masks import build_model
     notes = []
     model = build_model(toy['cfg'], toy['ckpt'], notes)
     assert notes == [] and model.target_generator.with_decoder

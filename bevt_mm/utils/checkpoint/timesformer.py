@@ -1,12 +1,10 @@
 """BEVT TimeSformer pretraining checkpoint -> stock MMAction2 TimeSformer."""
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 import torch.nn.functional as F
 from torch import Tensor
 
-from .checkpoint_convert import get_state_dict
-
-StateDict = Dict[str, Tensor]
+from .state_dict import StateDict, get_state_dict
 
 #: keys every divided space-time TimeSformer backbone has
 _REQUIRED = ('cls_token', 'pos_embed', 'time_embed', 'patch_embed.projection.weight',
@@ -51,10 +49,11 @@ def bevt_to_mmaction_timesformer(checkpoint: Any,
 
     Returns:
         dict[str, Tensor]: Backbone state dict (no ``backbone.`` prefix).
+
+    Raises:
+        KeyError: Not a divided space-time TimeSformer backbone.
     """
-    sd = get_state_dict(checkpoint)
-    if any(k.startswith('backbone.') for k in sd):
-        sd = {k[9:]: v for k, v in sd.items() if k.startswith('backbone.')}
+    sd = get_state_dict(checkpoint, 'backbone.')
     missing = [k for k in _REQUIRED if k not in sd]
     if missing:
         raise KeyError(f'not a divided space-time TimeSformer backbone (missing {missing}); '

@@ -1,31 +1,22 @@
-"""Helpers shared by the scripts of ``tools/analysis`` (not a script itself).
+"""A BEVT pretraining config at benchmark sizes: checks, a packed batch, the model.
 
-* config checks and sizes: is it a BEVT pretraining config with a Swin
-  backbone, and its clip length, crop size and tokenizer view. The
-  benchmark's defaults come from the config's own training pipelines, so
-  ``benchmark.py CONFIG`` runs every pretraining config as shipped (the toy
-  configs' 64-pixel crops included);
-* :func:`prepare_config`, :func:`make_batch`, :func:`build_model_and_optim`:
-  a config at benchmark sizes, a packed batch with its masks, the model and
-  its optimizer wrapper;
-* timing and memory: :func:`round_robin`, :class:`PeakRSS`,
-  :func:`matmul_rate`, :func:`load_avg`, :func:`device_name`.
+* :func:`check_pretrain_config`, :func:`check_swin_backbone`: is it a BEVT
+  pretraining config with a Swin backbone (one-line :class:`NotPretrainConfigError`);
+* :func:`pipeline_sizes`: its clip length, crop size and tokenizer view, from the
+  config's own training pipelines, so the defaults run every pretraining config
+  as shipped (the toy configs' 64-pixel crops included);
+* :func:`prepare_config`, :func:`adapt_transform`, :func:`make_batch`,
+  :func:`build_model_and_optim`: the config at other sizes, a packed batch with
+  the config's masks, the model and its optimizer wrapper.
 """
-import contextlib
 import copy
-import json
-import os
 import os.path as osp
-import platform
-import resource
-import statistics
-import threading
-import time
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import numpy as np
 import torch
 from mmengine.config import Config
+
 
 PRETRAIN_EXAMPLES = ('configs/bevt/joint_swin_b.py', 'configs/toy/toy_joint_swin.py')
 
@@ -100,92 +91,6 @@ def pipeline_sizes(cfg: Config) -> Dict[str, int]:
     return dict(frames=found.get('frames', cfg.get('num_frames', 16)),
                 crop=found.get('crop', cfg.get('crop_size', 224)),
                 view=found.get('view', cfg.get('tokenizer_view_size', 112)))
-
-
-# ------------------------------------------------------------ timing, batches, models
-AMP_DTYPES = {'none': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
-
-
-def sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def rss_bytes() -> int:
-    """Current resident set size of this process (Linux /proc; else ru_maxrss)."""
-    try:
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-class PeakRSS:
-    """Peak resident set size while the context is open, sampled by a thread."""
-
-    def __init__(self, interval: float = 0.002) -> None:
-        self.interval = interval
-        self.start = self.peak = 0
-        self._stop = threading.Event()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_bytes())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> 'PeakRSS':
-        self.start = self.peak = rss_bytes()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_bytes())
-
-
-def round_robin(fns: Dict[str, Callable[[], Any]], warmup: int, iters: int,
-                device: torch.device) -> Dict[str, List[float]]:
-    """Time each function ``iters`` times after ``warmup`` calls, in turn."""
-    times: Dict[str, List[float]] = {k: [] for k in fns}
-    for it in range(warmup + iters):
-        for name, fn in fns.items():
-            sync(device)
-            start = time.perf_counter()
-            fn()
-            sync(device)
-            if it >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return times
-
-
-def time_stats(times: List[float]) -> Dict[str, float]:
-    return dict(median_s=statistics.median(times), min_s=min(times), max_s=max(times),
-                n=len(times))
-
-
-def matmul_rate(device: torch.device, dtype: torch.dtype, n: Optional[int] = None,
-                repeats: int = 5) -> float:
-    """Measured dense matmul rate (FLOP/s) of ``n x n @ n x n`` in ``dtype``."""
-    n = n or (8192 if device.type == 'cuda' else 2048)
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    times = []
-    for _ in range(repeats + 1):
-        sync(device)
-        start = time.perf_counter()
-        a @ b
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return 2. * n ** 3 / statistics.median(times[1:])
-
-
-def load_avg() -> Optional[List[float]]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def prepare_config(config: str, cfg_options: Optional[Dict] = None, arch: Optional[str] = None,
@@ -347,37 +252,3 @@ def build_model_and_optim(cfg: Config, device: torch.device, amp: str):
         ow_cfg.pop('dtype', None)
     optim = build_optim_wrapper(model, ow_cfg)
     return model, optim
-
-
-def autocast(device: torch.device, amp: str):
-    if amp == 'none':
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
-
-
-def fwd_bwd(module: Callable, x: torch.Tensor, amp_ctx) -> None:
-    with amp_ctx():
-        out = module(x)
-    outs = out if isinstance(out, (tuple, list)) else (out, )
-    torch.autograd.backward([o for o in outs], [torch.ones_like(o) for o in outs])
-
-
-def quiet_mmengine() -> None:
-    """Keep mmengine's init/param-wise logs out of the benchmark output."""
-    import logging
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_current_instance()
-    logger.setLevel(logging.ERROR)
-    for handler in logger.handlers:
-        handler.setLevel(logging.ERROR)
-
-
-def device_name(dev: torch.device) -> str:
-    if dev.type == 'cuda':
-        return torch.cuda.get_device_name(dev)
-    return f'cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)'
-
-
-def dump_json(res: Dict[str, Any], path: str) -> None:
-    with open(path, 'w') as f:
-        json.dump(res, f, indent=1, sort_keys=False)

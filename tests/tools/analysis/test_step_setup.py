@@ -16,7 +16,7 @@ PRETRAIN_CONFIGS = ['bevt/joint_swin_b', 'bevt/image_stream_swin_b', 'bevt/video
 
 
 def test_cfg_options_tokenizer_and_tiny_arch():
-    from analysis_utils import prepare_config
+    from bevt_mm.analysis.step_setup import prepare_config
     cfg = prepare_config(CONFIG, OPTIONS, arch=TINY_ARCH, frames=4, size=64)
     assert cfg.model.target_generator.type == 'VQVAETokenizer'
     assert cfg.model.head.in_channels == 16 * 8
@@ -29,7 +29,7 @@ def test_cfg_options_tokenizer_and_tiny_arch():
 def test_defaults_are_the_config_as_shipped(name):
     """With default options every size comes from the config: adapting its pipelines to
     the benchmark's defaults changes nothing (the toy configs' 64-pixel crops included)."""
-    from analysis_utils import adapt_transform, prepare_config, train_datasets
+    from bevt_mm.analysis.step_setup import adapt_transform, prepare_config, train_datasets
     cfg = prepare_config(osp.join(ROOT, 'configs', name + '.py'))
     frames, size = cfg.benchmark_frames, cfg.benchmark_size
     view = None

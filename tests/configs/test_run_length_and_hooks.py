@@ -21,6 +21,7 @@ def _hooks(runner):
     return {type(h).__name__ for h in runner.hooks}
 
 
+@pytest.mark.slow
 def test_no_custom_hooks_keeps_the_reliability_hooks(tmp_path, random_toy_tokenizer):
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'toy', 'toy_joint_swin.py'))
     assert 'ProbeHook' in {h['type'] for h in cfg.custom_hooks}

@@ -21,6 +21,7 @@ def _run_python(code: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_mmaction_models_imports_after_bevt_mm(fresh_imports):
     """A fresh interpreter imports bevt_mm, then mmaction.models and its SwinTransformer3D and
     Recognizer3D (``FRESH_IMPORTS`` in tests/conftest.py, shared with test_registry.py)."""

@@ -73,6 +73,7 @@ def _tool_module_names():
     return {osp.splitext(osp.basename(p))[0] for p in files}
 
 
+@pytest.mark.slow
 def test_importing_bevt_mm_loads_no_analysis_demo_toy_or_plotting_module():
     code = ('import sys, bevt_mm; '
             'print("\\n".join(f"{n} {getattr(m, \'__file__\', None)}" '

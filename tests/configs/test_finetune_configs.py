@@ -138,6 +138,7 @@ def test_diving48_has_48_classes():
     _assert_released_ssv2_optimizer(cfg)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', FINETUNE, ids=osp.basename)
 def test_finetune_config_trains_one_epoch_and_tests(path, toy_videos, tmp_path):
     cfg = shrink_recognizer_config(Config.fromfile(path), toy_videos, str(tmp_path / 'work'))
@@ -159,6 +160,7 @@ def test_finetune_config_trains_one_epoch_and_tests(path, toy_videos, tmp_path):
         load_checkpoint_file(best)
 
 
+@pytest.mark.slow
 def test_mim_test_runs_a_finetune_config(toy_videos, tmp_path):
     """`mim test mmaction2 <config> --checkpoint <file>` works with our configs."""
     mim = osp.join(osp.dirname(sys.executable), 'mim')
@@ -190,6 +192,7 @@ def _pretraining_window(finetune_path: str) -> tuple:
     return tuple(cfg.model.backbone.window_size)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', FINETUNE, ids=osp.basename)
 def test_finetune_config_loads_the_default_export_tables(path, toy_videos, tmp_path):
     """An encoder exported with the export's default window (the pretraining

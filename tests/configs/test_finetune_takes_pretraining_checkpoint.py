@@ -82,6 +82,7 @@ def _count_equal(backbone, expected):
     return same, len(own)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', SWIN_FINETUNE, ids=osp.basename)
 def test_swin_pretrained_takes_the_raw_checkpoint_as_its_export(path, raw, toy_videos,
                                                                 tmp_path):

@@ -115,6 +115,7 @@ def test_tokenizer_switch_is_one_base_line():
         assert views == [view]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', PRETRAIN, ids=osp.basename)
 def test_pretrain_config_trains_one_epoch(path, bevt_media, tiny_tokenizer_ckpt, tmp_path):
     cfg = shrink_bevt_config(Config.fromfile(path), bevt_media, tiny_tokenizer_ckpt,

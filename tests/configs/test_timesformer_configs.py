@@ -132,6 +132,7 @@ def test_finetune_recipe_is_stock_timesformer():
         assert plain(cfg[key]) == plain(stock[key]), key
 
 
+@pytest.mark.slow
 def test_joint_step_export_and_finetune(joint_checkpoint, toy_videos, tmp_path):
     ckpt, pretrained = joint_checkpoint
     export = str(tmp_path / 'backbone.pth')
@@ -158,6 +159,7 @@ def test_joint_step_export_and_finetune(joint_checkpoint, toy_videos, tmp_path):
     assert 'message_hub' in load_checkpoint_file(osp.join(cfg.work_dir, 'epoch_1.pth'))
 
 
+@pytest.mark.slow
 def test_toy_timesformer_config_trains_one_epoch(bevt_media, tiny_tokenizer_ckpt, tmp_path):
     """The toy demo's TimeSformer option: toy_joint_swin.py with the TimeSformer model."""
     toy = Config.fromfile(osp.join(ROOT, 'configs/toy/toy_joint_timesformer.py'))

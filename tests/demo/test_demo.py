@@ -2,11 +2,13 @@
 import json
 import os.path as osp
 
+import pytest
 from PIL import Image
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
+@pytest.mark.slow
 def test_demo_runs_every_step_and_prints_the_summary(tmp_path, capsys, load_tool):
     """The demo's real commands, with a few videos and one epoch each: data, tokenizer,
     pretraining, mask picture, export, both fine-tunings and the temporal-dependence tests."""
@@ -71,6 +73,7 @@ def test_demo_runs_every_step_and_prints_the_summary(tmp_path, capsys, load_tool
     assert 'BEVT toy demo: summary' in out and 'toy-temporal' in out
 
 
+@pytest.mark.slow
 def test_epoch_overrides_stretch_the_schedule(load_tool):
     """--pretrain-epochs / --finetune-epochs move the cosine schedule with the run length, so a
     longer run does not train at the final lr (0) after the config's last epoch."""

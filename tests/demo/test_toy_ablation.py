@@ -16,6 +16,7 @@ def tiny_toy(tmp_path_factory, random_toy_tokenizer):
     return root, random_toy_tokenizer
 
 
+@pytest.mark.slow
 def test_toy_ablation_runs_every_variant_and_writes_table_and_plot(tiny_toy, load_tool):
     root, tokenizer = tiny_toy
     work = str(root / 'work')

@@ -38,6 +38,7 @@ def test_put_and_put_text_roundtrip(tmp_path):
     assert sorted(os.listdir(tmp_path / 'sub')) == ['epoch_1.pth', 'last_checkpoint']
 
 
+@pytest.mark.slow
 def test_kill_during_save_leaves_previous_checkpoint(tmp_path):
     path = str(tmp_path / 'latest.pth')
     _save({'step': 1}, path)

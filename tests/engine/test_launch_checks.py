@@ -45,6 +45,7 @@ def test_runner_keys_and_dotted_keys_pass():
     assert cfg.train_dataloader.sampler.videos_per_gpu == 2
 
 
+@pytest.mark.slow
 def test_missing_image_stream_init_says_how_to_start_from_scratch(tmp_path):
     cfg = _load('joint_swin_b.py')
     assert not osp.exists(cfg.load_from)
@@ -98,6 +99,7 @@ def test_backbone_arch_override_sets_head_in_channels(config, head):
             'load_from': None}))
 
 
+@pytest.mark.slow
 def test_every_swin_config_has_matching_head_channels():
     import glob
     import warnings

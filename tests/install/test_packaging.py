@@ -52,6 +52,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_import_without_mmcv_says_what_to_install():
     proc = _run("import sys; sys.modules['mmcv'] = None; import bevt_mm")
     assert proc.returncode != 0
@@ -76,6 +77,7 @@ def no_pkg_resources_run():
                 "'pkg_resources_lookup' in bevt_mm.compat.APPLIED)\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', NO_PKG_RESOURCES_CONFIGS)
 def test_configs_load_without_pkg_resources(config, no_pkg_resources_run):
     """setuptools >= 81 ships no pkg_resources; `mmaction::` bases still resolve."""

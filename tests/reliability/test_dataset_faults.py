@@ -477,6 +477,7 @@ def _rank_main(rank, world, port, ann, videos, out):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_distributed_evaluation_leaves_out_exactly_the_unreadable_samples(
         videos, av1_video, tmp_path):
     """2 gloo processes, 7 samples (the sampler pads to 8), 2 unreadable: the metric over the

@@ -95,6 +95,7 @@ def _split(files, media):
     return videos, [f for f in files if f not in videos]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_disjoint_samples(dist_run, rel_media):
     cfg, probes, log = dist_run
     assert [p['world_size'] for p in probes] == [2, 2]

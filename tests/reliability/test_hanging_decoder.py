@@ -35,6 +35,7 @@ class _SleepOnHangFile:
         return results
 
 
+@pytest.mark.slow
 def test_hanging_file_stops_the_run_within_the_timeout(tmp_path, rel_media):
     good = open(rel_media['video_list']).read().split()[0]
     for name in ('good.mp4', 'hang.mp4'):

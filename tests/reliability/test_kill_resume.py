@@ -85,6 +85,7 @@ def _kill_at(victim, checkpoint, log_path, result):
     result['code'] = victim.wait()
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, rel_media, rel_tokenizer):
     ref_dir, kill_dir, exp_dir = (str(tmp_path / n) for n in ('ref', 'killed', 'explicit'))
     config = str(tmp_path / 'toy.py')

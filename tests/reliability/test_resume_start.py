@@ -88,6 +88,7 @@ def _run_log(work_dir):
     return open(logs[-1]).read()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('how', ['--resume', 'resume=True'])
 def test_resume_without_checkpoint_loads_load_from(setup, tmp_path, how):
     work = str(tmp_path / 'work')

@@ -127,6 +127,7 @@ def test_load_from(bad):
     _assert_refused(err, bad, bad['disguised'], ours=False)
 
 
+@pytest.mark.slow
 def test_resume_cli(bad, monkeypatch):
     """``tools/train.py CONFIG --resume`` (latest checkpoint of the work dir), its
     ``__main__`` run in this process."""

@@ -144,6 +144,7 @@ def _palette_images(n, size=16, seed=0):
     return torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
 
 
+@pytest.mark.slow
 def test_vqvae_training_reconstructs_better_than_mean_image():
     torch.manual_seed(0)
     train, held_out = _palette_images(2048, seed=0), _palette_images(256, seed=1)

@@ -8,6 +8,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from bevt_mm.utils.safe_load import load_checkpoint_file
@@ -16,6 +17,7 @@ from bevt_mm.models.tokenizers import VQVAETokenizer
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
+@pytest.mark.slow
 def test_progress_and_checkpoint_of_a_stopped_run(tmp_path):
     folder = tmp_path / 'imgs'
     folder.mkdir()

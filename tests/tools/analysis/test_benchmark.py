@@ -24,6 +24,7 @@ def result(tmp_path_factory, load_tool):
         return json.load(f)
 
 
+@pytest.mark.slow
 def test_json_keys_and_positive_numbers(result):
     times = result['times']
     for key in ('step', 'step_no_tokenizer', 'tokenizer', 'backbone_video', 'backbone_image',

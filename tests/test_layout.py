@@ -124,10 +124,6 @@ def test_layer_rule_itself(source, target, allowed):
     assert ok == allowed
 
 
-#: scripts still allowed to edit sys.path (none)
-SYS_PATH_EDITS_LEFT = set()
-
-
 def _edits_sys_path(path: str) -> bool:
     """Whether the file assigns to, or calls a method of, ``sys.path``."""
     def is_sys_path(node):
@@ -150,10 +146,9 @@ def test_no_script_edits_sys_path():
     """Scripts import bevt_mm as installed and share code through it, not through each other."""
     files = glob.glob(osp.join(ROOT, 'tools', '**', '*.py'), recursive=True) + \
         glob.glob(osp.join(ROOT, 'demo', '**', '*.py'), recursive=True)
-    editing = {osp.relpath(p, ROOT) for p in files if _edits_sys_path(p)}
-    assert not editing - SYS_PATH_EDITS_LEFT, (
-        f'{sorted(editing - SYS_PATH_EDITS_LEFT)} edit sys.path: move the shared helpers into '
-        'bevt_mm (e.g. bevt_mm.analysis) and import them from there')
+    editing = sorted(osp.relpath(p, ROOT) for p in files if _edits_sys_path(p))
+    assert not editing, (f'{editing} edit sys.path: move the shared helpers into bevt_mm (e.g. '
+                         'bevt_mm.analysis) and import them from there')
     assert len(files) > 20 and _edits_sys_path(osp.join(ROOT, 'tests', 'test_layout.py')) is False
 
 
@@ -171,14 +166,6 @@ def test_sys_path_edit_detection(tmp_path, code, edits):
 #: lab-notebook text in bevt_mm/: a date, a `make` target a pip user does not have, a measurement
 LAB_NOTEBOOK = re.compile(r'\b20\d\d-\d\d-\d\d\b|\bmake (demo|test|venv|drn|ci|lint)\b'
                           r'|\bmeasured on\b|\b(was|were) measured\b', re.IGNORECASE)
-#: files whose owners clean them in this wave (engineer in the comment); the lead empties this
-#: set when their branches are merged
-LAB_NOTEBOOK_LEFT = {
-    'bevt_mm/engine/hooks/rng_state.py',  # resume
-    'bevt_mm/datasets/transforms/video_decode.py',  # decoding
-}
-
-
 def _lab_notebook_lines(path: str):
     with open(path, encoding='utf-8') as f:
         return [f'{osp.relpath(path, ROOT)}:{i}: {line.strip()}'
@@ -190,8 +177,7 @@ def test_library_text_has_no_dates_measurements_or_make_targets():
     belong in docs/ with the command that gives them."""
     found = []
     for path in sorted(glob.glob(osp.join(PKG, '**', '*.py'), recursive=True)):
-        if osp.relpath(path, ROOT) not in LAB_NOTEBOOK_LEFT:
-            found += _lab_notebook_lines(path)
+        found += _lab_notebook_lines(path)
     assert not found, 'lab-notebook text in bevt_mm/ (move it to docs/):\n' + '\n'.join(found)
 
 

@@ -15,7 +15,7 @@ from mmengine.runner import Runner
 
 import bevt_mm  # noqa: F401  (registers BEVT types, applies compat shims)
 from bevt_mm.engine import merge_test_args
-from bevt_mm.utils.stack_warnings import ignore_stack_noise
+from bevt_mm.utils.stack_warnings import ignore_stack_noise, quiet_stack_logs
 from mmaction.registry import RUNNERS
 
 
@@ -43,6 +43,7 @@ def main() -> None:
     args = parse_args()
     cfg = merge_test_args(Config.fromfile(args.config), args)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    quiet_stack_logs(runner.logger)
     runner.test()
 
 

@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 
 import bevt_mm  # noqa: F401  (registers BEVT types, applies compat shims)
 from bevt_mm.engine import check_load_from, merge_train_args
-from bevt_mm.utils.stack_warnings import ignore_stack_noise
+from bevt_mm.utils.stack_warnings import ignore_stack_noise, quiet_stack_logs
 from mmaction.registry import RUNNERS
 
 
@@ -62,6 +62,7 @@ def main() -> None:
     if not cfg.get('resume', False):
         check_load_from(cfg)  # before anything is built: say how to start from scratch
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    quiet_stack_logs(runner.logger)
     runner.train()
 
 

@@ -64,6 +64,7 @@ def probe_datasets(cfg: Config, train_list: Optional[str] = None,
             raise FileNotFoundError(f'{split} list {ann} not found (--{split}-list)')
         ds = copy.deepcopy(dict(test_ds))
         ds.update(ann_file=ann, test_mode=True)
+        ds.pop('num_classes', None)  # the probe's classes are the lists', not the head's
         prefix = data_prefix or (source.get('data_prefix') or {}).get('video') \
             or osp.dirname(ann)
         ds['data_prefix'] = dict(video=prefix)

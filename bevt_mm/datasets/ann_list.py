@@ -84,10 +84,15 @@ def _ends_like_a_file_name(path: str, delimiter: Optional[str]) -> bool:
     """Whether the last field of ``path`` can end a file name (``(31).mp4``, ``a/b``).
 
     A file name with spaces ends in a suffix or a folder part; a bare word or
-    number there (``v0.mp4 cat``, ``v0.mp4 1 2``) is a malformed label column.
+    a number there (``v0.mp4 cat``, ``v0.mp4 1 2``, ``v0.mp4 1.5``) is a
+    malformed label column.
     """
     last = path.rsplit(delimiter, 1)[-1]
-    return not _is_int(last) and any(c in last for c in './\\')
+    try:
+        float(last)
+        return False
+    except ValueError:
+        return any(c in last for c in './\\')
 
 
 def read_annotation_list(ann_file: str, delimiter: str = ' ', with_label: bool = True,

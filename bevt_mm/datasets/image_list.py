@@ -25,7 +25,10 @@ class ImageListDataset(RobustLoadingMixin, BaseDataset):
     """Images from an ImageNet-style list or class-folder tree.
 
     * List mode (``ann_file`` given): one ``relative/path.JPEG [label]`` per
-      line (ImageNet's ``train.txt``), paths relative to ``data_prefix['img']``.
+      line (ImageNet's ``train.txt``), paths relative to ``data_prefix['img']``
+      (read as :func:`~.ann_list.read_annotation_list` and
+      :func:`~.ann_list.windows_separators_to_posix` say: spaces in names,
+      ``\\`` separators).
     * Folder mode (``ann_file=''``): every image under ``data_prefix['img']``
       (recursively, sorted); with ``with_label=True`` the label is the index of
       the first-level folder among the sorted folder names (ImageNet ``train/``).

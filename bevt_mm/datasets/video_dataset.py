@@ -20,9 +20,10 @@ class RobustVideoDataset(RobustLoadingMixin, VideoDataset):
     :func:`~.ann_list.read_list_lines`); a malformed line raises
     :class:`~.ann_list.AnnotationFormatError` naming the list and the line,
     and with ``num_classes`` a label outside ``0..num_classes - 1`` raises
-    :class:`~.ann_list.LabelRangeError` when the dataset is built
-    (``tools/train.py`` and ``tools/test.py`` set ``num_classes`` from
-    ``model.cls_head.num_classes``).
+    :class:`~.ann_list.LabelRangeError` when the dataset is built (the
+    fine-tuning configs give it the head's ``num_classes``). A path may
+    contain spaces; ``\\`` separators of a list written on Windows are read
+    as ``/`` (:func:`~.ann_list.windows_separators_to_posix`).
 
     A video that decord cannot open or decode (truncated download, no video
     stream, a codec decord lacks, garbage ...), a missing file, or one that

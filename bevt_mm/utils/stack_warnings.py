@@ -4,9 +4,11 @@ Each entry names the exact message, the module that emits it and why it is
 noise. :func:`ignore_stack_noise` is for the entry points of ``tools/`` and
 ``demo/`` (processes that are ours); the plugin itself hides only
 :data:`MMCV_LITE_OPS`, and only while it imports MMAction2's models
-(:func:`ignoring`).
+(:func:`ignoring`). :func:`quiet_stack_logs` drops the stack's two
+deprecation notices from an mmengine logger (:data:`STACK_NOISE_LOGS`).
 """
 import contextlib
+import logging
 import warnings
 from typing import Iterator, Tuple
 
@@ -28,6 +30,29 @@ STACK_NOISE: Tuple[Tuple[str, type, str], ...] = (
     (r'torch\.meshgrid: in an upcoming release, it will be required to pass the indexing',
      UserWarning, r'torch\.functional$'),
 )
+
+#: mmengine log records (not warnings) printed wherever MMAction2's ``DecordInit`` opens its
+#: first file: it builds mmengine's deprecated ``FileClient`` with the ``'disk'`` backend.
+STACK_NOISE_LOGS: Tuple[str, ...] = (
+    '"FileClient" will be deprecated in future',
+    '"HardDiskBackend" is the alias of "LocalBackend"',
+)
+
+
+class StackNoiseLogFilter(logging.Filter):
+    """Drops the log records that start with a :data:`STACK_NOISE_LOGS` text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(STACK_NOISE_LOGS)
+
+
+def quiet_stack_logs(logger: logging.Logger) -> None:
+    """Drop the :data:`STACK_NOISE_LOGS` records of ``logger`` (e.g. ``runner.logger``).
+
+    For scripts only, like :func:`ignore_stack_noise`; other records pass.
+    """
+    if not any(isinstance(f, StackNoiseLogFilter) for f in logger.filters):
+        logger.addFilter(StackNoiseLogFilter())
 
 
 def ignore_stack_noise() -> None:

@@ -76,8 +76,8 @@ test_pipeline = [
 # a codec decord lacks) is replaced and counted in training; in val/test it is left out of the
 # metric by RobustEvaluator, which logs "N of M samples unreadable" with their paths.
 # num_classes (the head's) makes a list with an out-of-range label (1-based) fail when the dataset
-# is built, naming the line, under any runner; NumClassesCheckHook stops a run whose head was
-# changed alone (tools/train.py and tools/test.py make the datasets follow the head).
+# is built, naming the line, under any runner; NumClassesCheckHook checks the lists against a
+# head changed alone (tools/train.py and tools/test.py make the datasets follow the head).
 train_dataloader = dict(
     timeout=600,
     dataset=dict(type='RobustVideoDataset', pipeline=train_pipeline, num_classes=num_classes))

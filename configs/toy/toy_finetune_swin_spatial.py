@@ -4,12 +4,10 @@
 # Clips: all 16 frames (16x1, so every frame of a toy-temporal video is seen, and a shuffled clip
 # has exactly the same frames as the normal one) resized 64 -> 32 px (4x cheaper than 64 px:
 # 8x8x8 tokens; the 4x4x4 window shrinks to the map in stages 3-4, where stock Swin looks up the
-# relative bias as toy_joint_swin.py pretrained it); no data-loading workers (faster than
-# workers on 2 cores). About 10 x 100
-# iterations with the demo's 800 training videos (~1-2 min on a 2-core CPU).
+# relative bias as toy_joint_swin.py pretrained it); no data-loading workers.
 # Toy numbers, no source: sizes, lr 3e-4, wd 0.05, 10 epochs, mmpretrain's per-block layer decay
 # (layer_decay_rule='per_block') and the schedule (linear warm-up from 0.1 over 1 epoch, then a
-# cosine over the remaining 9) are ours; the demo's results were measured with them.
+# cosine over the remaining 9) are ours; docs/demo.md gives the demo's results with them.
 # --auto-scale-lr (base 1 CPU x 8 clips): 8 GPUs -> lr 2.4e-3, 32 GPUs -> lr 9.6e-3.
 #
 #   python tools/train.py configs/toy/toy_finetune_swin_spatial.py \
@@ -89,8 +87,4 @@ param_scheduler = [
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs),
                      num_classes_check=dict(type='NumClassesCheckHook'))
-# Measured with the demo's BEVT encoder on toy-temporal, seeds 0-3: top-1 0.975-0.988 normal,
-# 0.225-0.288 single frame, 0.238-0.300 shuffled (from scratch, seeds 0-2: 0.988-1.000 normal).
-# lr 3e-4: at 1e-3 (a plain-PyTorch loop of this model, 1000 iterations) 1 of 3 seeds reached
-# top-1 >= 0.9 on toy-temporal, from scratch and from the BEVT encoder alike.
 randomness = dict(seed=0)

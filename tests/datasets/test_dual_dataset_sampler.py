@@ -132,10 +132,11 @@ def test_seed_and_epoch():
     assert unshuffled[:7] == [0, 1, 20, 21, 22, 23, 24]
 
 
-def test_resume_at_iteration_k():
-    ds = _concat(20, 50)
+@pytest.mark.parametrize('nv,ni', [(20, 50), (7, 23)])  # even and uneven stream sizes
+def test_resume_at_iteration_k(nv, ni):
+    ds = _concat(nv, ni)
     full = _batches(DualDatasetSampler(ds, 2, 5, seed=1, rank=1, world_size=2))
-    for k in (0, 3, len(full)):
+    for k in (0, 3, len(full) - 1, len(full)):
         s = DualDatasetSampler(ds, 2, 5, seed=1, rank=1, world_size=2)
         s.set_start_batch(k)
         assert _batches(s) == full[k:]

@@ -412,3 +412,14 @@ def test_efficient_mode_gives_keyframes(clips, avi_clips, backend):
     assert [frame_code(img) for img in imgs] == [frame_code(ref[i]) for i in inds]
     with pytest.raises(ValueError, match='mode'):
         TRANSFORMS.build(dict(type='VideoDecode', mode='fast'))
+
+
+def test_decord_names_missing_presentation_times_not_an_edit_list(avi_clips):
+    """Opened by decord's seeking reader directly (as before the container check), an XviD
+    AVI is refused for its missing presentation times (it was called 'an mp4 edit list')."""
+    from bevt_mm.datasets.transforms import DecodeError
+    from bevt_mm.datasets.transforms.video_decode import open_decord
+    path, _ = avi_clips['xvid']
+    with pytest.raises(DecodeError, match='no presentation time') as err:
+        open_decord(path, path)
+    assert path in str(err.value) and 'edit list' not in str(err.value)

@@ -1,6 +1,7 @@
 """ResumableIterBasedTrainLoop's endless loader iterator: passes follow each other at once."""
 import time
 
+import pytest
 import torch
 from torch.utils.data import DataLoader, Sampler
 
@@ -29,14 +30,17 @@ def _perm(epoch, n=4):
     return torch.randperm(n, generator=torch.Generator().manual_seed(epoch)).tolist()
 
 
-def test_next_pass_starts_at_once_with_set_epoch_and_same_batches():
-    sampler = _EpochSampler(4)
-    loader = DataLoader(list(range(4)), batch_size=2, sampler=sampler, num_workers=0)
+@pytest.mark.parametrize('n', [4, 5])  # passes of 2 full batches; of 2 full + 1 partial
+def test_next_pass_starts_at_once_with_set_epoch_and_same_batches(n):
+    sampler = _EpochSampler(n)
+    loader = DataLoader(list(range(n)), batch_size=2, sampler=sampler, num_workers=0)
     iterator = PassIterator(loader)
+    per_pass = len(loader)
     start = time.perf_counter()
-    batches = [next(iterator).tolist() for _ in range(6)]  # 3 passes of 2 batches
+    batches = [next(iterator).tolist() for _ in range(3 * per_pass)]  # 3 passes
     elapsed = time.perf_counter() - start
-    expected = [p[i:i + 2] for p in (_perm(0), _perm(1), _perm(2)) for i in (0, 2)]
+    expected = [p[i:i + 2] for p in (_perm(0, n), _perm(1, n), _perm(2, n))
+                for i in range(0, n, 2)]
     assert batches == expected
     assert sampler.epochs_set == [1, 2] and iterator._epoch == 2
     assert elapsed < 1.0, elapsed  # mmengine's iterator sleeps 2 s per pass: 4 s here

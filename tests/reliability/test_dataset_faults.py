@@ -321,9 +321,9 @@ def test_a_head_overridden_alone_does_not_leave_a_stale_dataset_check(videos, tm
     from bevt_mm.engine.hooks import NumClassesCheckHook
     cfg = _diving48_runner_cfg(videos, tmp_path, [0, 1, 2, 3])
     cfg.model.cls_head.num_classes = 3
-    with pytest.raises(LabelRangeError, match=r'train\.txt: label 3 of .*v3\.mp4 is outside '
-                                              r'0\.\.2 \(model\.cls_head\.num_classes=3; '
-                                              r'1 labels .*train_dataloader\.dataset\.num_classes=48'):
+    stale = (r'train\.txt: label 3 of .*v3\.mp4 is outside 0\.\.2 \(model\.cls_head\.'
+             r'num_classes=3; 1 labels .*train_dataloader\.dataset\.num_classes=48')
+    with pytest.raises(LabelRangeError, match=stale):
         Runner.from_cfg(cfg).train()
     tools_cfg = copy.deepcopy(cfg)
     set_num_classes_from_head(tools_cfg)  # tools/train.py, after --cfg-options

@@ -1,4 +1,5 @@
 """The stack's noise warnings are hidden by message and module, and nothing else is."""
+import logging
 import os.path as osp
 import subprocess
 import sys
@@ -6,7 +7,8 @@ import warnings
 
 import pytest
 
-from bevt_mm.utils.stack_warnings import STACK_NOISE, ignore_stack_noise, ignoring
+from bevt_mm.utils.stack_warnings import (STACK_NOISE, ignore_stack_noise, ignoring,
+                                          quiet_stack_logs)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: each noise warning as its emitter prints it: (message, module)
@@ -50,6 +52,24 @@ def test_ignoring_removes_only_its_own_filter():
         with ignoring('noise', UserWarning, 'm'):
             warnings.filterwarnings('always', message='a library adds this at its import')
         assert warnings.filters[1:] == before and 'library' in warnings.filters[0][1].pattern
+
+
+def test_quiet_stack_logs_drops_only_the_file_client_notices(tmp_path):
+    """What MMAction2's DecordInit logs through mmengine's FileClient('disk'), as printed."""
+    from mmengine.fileio import FileClient
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_instance(f'stack_noise_{tmp_path.name}', log_file=str(tmp_path / 'l.log'))
+    quiet_stack_logs(logger)
+    quiet_stack_logs(logger)  # once is enough: no second filter
+    assert len(logger.filters) == 1
+    FileClient._instances.pop('disk:None', None)  # the 'disk' backend is built (and logs) anew
+    FileClient('disk')
+    logger.warning('a warning about the run')
+    for handler in logger.handlers:
+        handler.flush()
+    text = (tmp_path / 'l.log').read_text()
+    assert 'a warning about the run' in text
+    assert 'FileClient' not in text and 'HardDiskBackend' not in text, text
 
 
 @pytest.mark.slow

@@ -39,7 +39,7 @@ from typing import Dict, List, Optional, Sequence, Union
 from mmengine.config import Config, DictAction
 
 from bevt_mm.analysis.config import load_config
-from bevt_mm.utils.stack_warnings import ignore_stack_noise
+from bevt_mm.utils.stack_warnings import ignore_stack_noise, quiet_stack_logs
 
 #: The settings and the transform each inserts (``None``: the pipeline as is).
 DEFAULT_SETTINGS: Dict[str, Optional[dict]] = {
@@ -161,6 +161,7 @@ def run_temporal_dependence(config: Union[str, Config], checkpoint: str, out_dir
         scfg = setting_config(cfg, transform, checkpoint, osp.join(out_dir, name),
                               experiment_name=f'temporal_dependence_{name}_{stamp}_{os.getpid()}')
         runner = Runner.from_cfg(scfg) if 'runner_type' not in scfg else RUNNERS.build(scfg)
+        quiet_stack_logs(runner.logger)
         start = time.time()
         metrics = runner.test()
         metrics = {k: float(v) for k, v in (metrics or {}).items()}

@@ -57,9 +57,10 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.logging import MMLogger
 
 from bevt_mm.analysis.config import load_config
-from bevt_mm.utils.stack_warnings import ignore_stack_noise
+from bevt_mm.utils.stack_warnings import ignore_stack_noise, quiet_stack_logs
 
 #: mask generator type -> stream it marks
 MASK_GENERATORS = {'TubeMaskGenerator': 'video', 'BlockMaskGenerator': 'image'}
@@ -666,6 +667,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     ignore_stack_noise()
+    quiet_stack_logs(MMLogger.get_current_instance())  # the pipelines log through it
     args = parse_args(argv)
     if args.config is None and args.checkpoint is None:
         sys.exit('error: give a CONFIG, or a --checkpoint (its run config is used)')

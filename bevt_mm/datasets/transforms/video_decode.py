@@ -170,13 +170,16 @@ class SequentialReader:
         path (str): the file, for messages.
         source (str | io.BytesIO): what decord opens.
         num_threads (int): decord threads. Defaults to 1.
+        why (str): why the file is read in order, for messages. Defaults to ''.
 
     Raises:
         DecodeError: decord cannot open the file, or it has no frames.
     """
 
-    def __init__(self, path: str, source: Union[str, io.BytesIO], num_threads: int = 1) -> None:
+    def __init__(self, path: str, source: Union[str, io.BytesIO], num_threads: int = 1,
+                 why: str = '') -> None:
         self.path, self.source, self.num_threads = path, source, num_threads
+        self.why = why or 'its frames can only be read in order'
         self._reader, self._next = None, 0
         self._open()
         self.num_frames = len(self._reader)
@@ -191,9 +194,9 @@ class SequentialReader:
         try:
             self._reader = decord.VideoReader(self.source, num_threads=self.num_threads)
         except Exception as err:  # DECORDError, RuntimeError
-            raise DecodeError(f'cannot decode video {self.path} with decord (an AVI whose '
-                              'frames can only be read in order): '
-                              f'{type(err).__name__}: {_first_line(err)}') from err
+            raise DecodeError(f'cannot decode video {self.path} with decord, which reads it in '
+                              f'order ({self.why}): {type(err).__name__}: {_first_line(err)}'
+                              ) from err
         self._next = 0
 
     def __len__(self) -> int:
@@ -320,7 +323,7 @@ def open_video(path: str, source: Union[str, io.BytesIO], backend: str, num_thre
         raise DecodeError(f'video {path} is {why}; re-encode it to mp4 '
                           '(ffmpeg -i in -c:v libx264 out.mp4)')
     if access == 'sequential':
-        reader = SequentialReader(path, source, num_threads)
+        reader = SequentialReader(path, source, num_threads, why)
         return reader, reader.num_frames, reader.avg_fps
     if backend == 'torchcodec':
         return open_torchcodec(path, source, num_threads)

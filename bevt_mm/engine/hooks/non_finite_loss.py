@@ -35,7 +35,8 @@ class NonFiniteLossHook(Hook):
         for name, value in outputs.items():
             if 'loss' not in name:
                 continue
-            number = float(value.detach().float().mean()) if torch.is_tensor(value) else float(value)
+            number = (float(value.detach().float().mean()) if torch.is_tensor(value)
+                      else float(value))
             if not math.isfinite(number):
                 bad[name] = number
         if not bad:

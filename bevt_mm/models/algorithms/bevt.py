@@ -151,6 +151,15 @@ class BEVT(BaseModel):
         ``input_size`` of the mask generator would otherwise surface as a shape
         error deep in the backbone or head, or not at all (a coarser grid that
         divides the patch grid is silently stretched).
+
+        Args:
+            name (str): ``'image'`` or ``'video'``.
+            stream (dict): One stream of :class:`BEVTDataPreprocessor`.
+            target (Tensor): That stream's token ids ``(N, [T,] h, w)``.
+
+        Raises:
+            ValueError: the grids differ; names the mask generator's
+                ``input_size`` and the value that fits.
         """
         mask, target_mask = stream['mask'], stream['target_mask']
         grid = tuple(target.shape[-2:])

@@ -61,6 +61,7 @@ class BEVTHead(MaskedTokenHead):
         else:
             self.image_norm = build_norm_layer(norm_cfg, in_channels)[1]
             self.video_norm = build_norm_layer(norm_cfg, in_channels)[1]
+        self.build_classifier()
 
     def _parts(self, stream: str) -> Tuple[nn.Module, nn.Module]:
         """The decoder and the decoder norm of a stream."""

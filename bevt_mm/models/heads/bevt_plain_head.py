@@ -46,6 +46,7 @@ class BEVTPlainHead(MaskedTokenHead):
                          loss_weights=loss_weights, init_cfg=init_cfg)
         self.decoder_norm = decoder_norm
         self.norm = build_norm_layer(norm_cfg, in_channels)[1] if decoder_norm else None
+        self.build_classifier()
 
     def tokens(self, stream: str, feats: Feats) -> Tensor:
         """The channels-last tokens of a stream.

@@ -14,10 +14,11 @@ class MaskedTokenHead(BaseModule):
     """Classifier over the tokenizer's codebook and the masked loss of a stream.
 
     As mmpretrain's ``BEiTV1Head``: a linear classifier and a loss built from
-    the registry, evaluated at the masked positions only. Subclasses say how
-    the backbone features of a stream become features on the target grid
-    (:meth:`decode` on the whole grid, :meth:`decode_masked` at the masked
-    positions only, which is what the loss runs).
+    the registry, evaluated at the masked positions only. Subclasses build
+    their layers and then :meth:`build_classifier`, and say how the backbone
+    features of a stream become features on the target grid (:meth:`decode`
+    on the whole grid, :meth:`decode_masked` at the masked positions only,
+    which is what the loss runs).
 
     Args:
         in_channels (int): Channels of the decoded features.
@@ -51,8 +52,16 @@ class MaskedTokenHead(BaseModule):
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.loss_weights = {'image': 1.0, 'video': 1.0, **loss_weights}
-        self.classifier = nn.Linear(in_channels, num_classes)
         self.loss_module = MODELS.build(loss)
+
+    def build_classifier(self) -> None:
+        """Build ``classifier``; subclasses call it after their own layers.
+
+        Layers are then built and registered in the order decoder, norm,
+        classifier, as in the authors' model: the same parameter order (and
+        so optimizer-state order) and the same draws from a seeded RNG.
+        """
+        self.classifier = nn.Linear(self.in_channels, self.num_classes)
 
     @staticmethod
     def check_stream(stream: str) -> None:
@@ -134,4 +143,5 @@ class MaskedTokenHead(BaseModule):
             loss = self.loss_module(logits.float(), labels)
             with torch.no_grad():
                 acc = (logits.argmax(-1) == labels).float().mean() * 100.
-        return {f'loss_{stream}': loss * self.loss_weights[stream], f'acc_{stream}': acc}
+        weight = self.loss_weights[stream]
+        return {f'loss_{stream}': loss if weight == 1 else loss * weight, f'acc_{stream}': acc}

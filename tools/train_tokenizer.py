@@ -22,10 +22,12 @@ The checkpoint holds ``state_dict`` (taming layout, decoder included) and
 
     tokenizer=dict(type='VQVAETokenizer', checkpoint='work_dirs/vqvae_small.pth')
 
-with the head's ``num_classes`` = ``vocab_size`` (printed at the end).
+(the file's architecture and vocabulary replace a config's keys; BEVT sets
+the head's ``num_classes`` to the vocabulary). The same ``--seed`` gives the
+same run on the same machine and ``--workers``.
 
 It also writes ``<out>.json`` with the held-out reconstruction error
-(against the mean-image baseline) and codebook usage. Progress lines come
+(against the mean-image baseline) and codebook usage. Progress lines (s/step, time left) come
 after the first step, every ``--log-every`` steps and at least every
 ``--log-seconds``; the checkpoint is written (atomically) every
 ``--save-every`` steps, every ``--save-minutes`` and on Ctrl-C, with

@@ -175,19 +175,17 @@ def _reread_with(filename: str, name: str, value: Any) -> Optional[Config]:
     with open(filename, encoding='utf-8') as f:
         source = f.read()
     tree = ast.parse(source)
-    spans = []  # (node, new source) of the value nodes to replace
+    edits, found = [], False  # (value node, its new source)
     for node in tree.body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1
                 and isinstance(node.targets[0], ast.Name)):
             continue
         target = node.targets[0].id
-        if target == name and not any(t == name for t, _ in spans):
-            spans.append((name, (node.value, repr(value))))
+        if target == name and not found:
+            edits.append((node.value, repr(value)))
+            found = True
         elif target == '_base_':
-            try:
-                bases = ast.literal_eval(node.value)
-            except ValueError:
-                continue
+            bases = ast.literal_eval(node.value)
             folder = osp.dirname(osp.abspath(filename))
 
             def absolute(path):
@@ -195,17 +193,17 @@ def _reread_with(filename: str, name: str, value: Any) -> Optional[Config]:
 
             bases = ([absolute(b) for b in bases] if isinstance(bases, (list, tuple))
                      else absolute(bases))
-            spans.append(('_base_', (node.value, repr(bases))))
-    if not any(t == name for t, _ in spans):
+            edits.append((node.value, repr(bases)))
+    if not found:
         return None
     data = source.encode('utf-8')
     starts = [0]
     for line in data.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
-    edits = sorted(((starts[n.lineno - 1] + n.col_offset,
-                     starts[n.end_lineno - 1] + n.end_col_offset, text) for _, (n, text) in spans),
+    spans = sorted(((starts[n.lineno - 1] + n.col_offset,
+                     starts[n.end_lineno - 1] + n.end_col_offset, text) for n, text in edits),
                    reverse=True)
-    for begin, stop, text in edits:
+    for begin, stop, text in spans:
         data = data[:begin] + text.encode('utf-8') + data[stop:]
     with tempfile.TemporaryDirectory() as tmp:
         copy = osp.join(tmp, osp.basename(filename))
@@ -237,7 +235,10 @@ def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
             continue
         changed = None
         if cfg.filename and osp.isfile(cfg.filename):
-            new = _reread_with(cfg.filename, key, options[key])
+            try:
+                new = _reread_with(cfg.filename, key, options[key])
+            except Exception:  # noqa: BLE001 - e.g. a lazy-import config: name by value
+                new = None
             if new is not None:
                 old_leaves = dict(_leaves(Config.fromfile(cfg.filename).to_dict()))
                 new_leaves = dict(_leaves(new.to_dict()))

@@ -7,7 +7,7 @@
 # relative bias as toy_joint_swin.py pretrained it); no data-loading workers.
 # Toy numbers, no source: sizes, lr 3e-4, wd 0.05, 10 epochs, mmpretrain's per-block layer decay
 # (layer_decay_rule='per_block') and the schedule (linear warm-up from 0.1 over 1 epoch, then a
-# cosine over the remaining 9) are ours; docs/demo.md gives the demo's results with them.
+# cosine to the end of the run) are ours; docs/demo.md gives the demo's results with them.
 # --auto-scale-lr (base 1 CPU x 8 clips): 8 GPUs -> lr 2.4e-3, 32 GPUs -> lr 9.6e-3.
 #
 #   python tools/train.py configs/toy/toy_finetune_swin_spatial.py \

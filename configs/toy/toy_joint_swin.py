@@ -5,7 +5,7 @@
 # fp32 and lr for the small batch; model structure, pipeline, masks, losses and sampler are
 # the recipe's (same bases as joint_swin_b.py, with the toy tokenizer base).
 # Toy numbers, no source: sizes, lr 1e-3, 4 epochs and the schedule (linear warm-up from 0.1
-# over 1 epoch, then a cosine over the remaining 3; not the recipe's mmcv-style curve) are ours,
+# over 1 epoch, then a cosine to the end of the run; not the recipe's mmcv-style curve) are ours,
 # chosen for a 2-core CPU; the demo's results were measured with them.
 # --auto-scale-lr (base 1 CPU x 12 samples = 4 videos + 8 images): 8 GPUs -> lr 8e-3,
 # 32 GPUs -> lr 3.2e-2.

@@ -11,6 +11,8 @@ from mmengine.runner import Runner
 
 from bevt_mm.engine.schedulers import RunCosineAnnealingLR
 
+from experiment_names import experiment_name
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RELIABILITY = {'NonFiniteLossHook', 'RNGStateHook', 'AccumulatedGradsHook'}
 
@@ -19,13 +21,14 @@ def _hooks(runner):
     return {type(h).__name__ for h in runner.hooks}
 
 
+@pytest.mark.slow
 def test_no_custom_hooks_keeps_the_reliability_hooks(tmp_path, random_toy_tokenizer):
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'toy', 'toy_joint_swin.py'))
     assert 'ProbeHook' in {h['type'] for h in cfg.custom_hooks}
     cfg.merge_from_dict({'custom_hooks': [],  # as docs/own_data.md
                          'model.target_generator.checkpoint': random_toy_tokenizer})
     cfg.work_dir = str(tmp_path)
-    cfg.experiment_name = 'no_custom_hooks'
+    cfg.experiment_name = experiment_name('no_custom_hooks')
     runner = Runner.from_cfg(cfg)
     hooks = _hooks(runner)
     assert RELIABILITY <= hooks and 'ProbeHook' not in hooks, hooks
@@ -72,7 +75,7 @@ def test_max_epochs_alone_sets_schedule_and_validation(tmp_path, toy_videos):
         data[f'{split}_dataloader.persistent_workers'] = False
     cfg.merge_from_dict(dict(data, **{'train_cfg.max_epochs': 2}))  # the length, once
     cfg.work_dir = str(tmp_path)
-    cfg.experiment_name = 'max_epochs_alone'
+    cfg.experiment_name = experiment_name('max_epochs_alone')
     runner = Runner.from_cfg(cfg)
     lrs = []
 

@@ -293,7 +293,7 @@ def _diving48_runner_cfg(videos, tmp_path, train_labels):
     cfg = shrink_recognizer_config(Config.fromfile(DIVING48),
                                    dict(train=train, val=val, root=videos),
                                    str(tmp_path / 'work'))
-    cfg.experiment_name = f'diving48_{tmp_path.name}'
+    cfg.experiment_name = experiment_name('diving48')
     return cfg
 
 
@@ -328,10 +328,11 @@ def test_a_head_overridden_alone_does_not_leave_a_stale_dataset_check(videos, tm
     tools_cfg = copy.deepcopy(cfg)
     set_num_classes_from_head(tools_cfg)  # tools/train.py, after --cfg-options
     assert tools_cfg.train_dataloader.dataset.num_classes == 3
+    tools_cfg.experiment_name = experiment_name('diving48_tools')
     with pytest.raises(LabelRangeError, match=r'line 4: .*label 3 is outside 0\.\.2'):
         Runner.from_cfg(tools_cfg).train()  # when the list is read, naming the line
     cfg.model.cls_head.num_classes = 4
-    cfg.experiment_name += '_fits'
+    cfg.experiment_name = experiment_name('diving48_fits')
     runner = Runner.from_cfg(cfg)
     NumClassesCheckHook()._check(runner, 'train_dataloader')
     assert runner.train_dataloader.dataset.num_classes == 4

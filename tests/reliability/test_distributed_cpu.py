@@ -16,16 +16,28 @@ What must match a 1-process run, and what is checked:
   counts; DDP's gradient is the average of the ranks' gradients. Both are
   recomputed in one process from the same initial weights and compared
   (BN-free model: LayerNorm/GroupNorm only; drop path off).
+
+The same 2-process run is epoch 1 of a 3-epoch schedule (``convert_to_iter_based``),
+resumed on 1 process by :func:`test_resume_on_one_process_follows_the_epoch_schedule`.
 """
+import json
+import math
 import os.path as osp
 import random
+import shutil
 import socket
+from argparse import Namespace
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.runner import Runner
 
 import toy_run
+from bevt_mm.engine import merge_train_args
+from bevt_mm.utils.safe_load import load_checkpoint_file
+
+from experiment_names import experiment_name
 
 V, I = 1, 1  # per rank and batch
 
@@ -55,8 +67,17 @@ def dist_run(tmp_path_factory, rel_media, rel_tokenizer):
     cfg = toy_run.toy_config(rel_media, rel_tokenizer, work_dir, config, max_iters=2,
                              videos=V, images=I, ckpt_interval=100)
     cfg.model.backbone.drop_path_rate = 0.0
+    # epoch 1 (2 iterations) of 3 epochs: linear warm-up, then a cosine over epochs 2-3
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
+             convert_to_iter_based=True),
+        dict(type='CosineAnnealingLR', T_max=2, eta_min=0, by_epoch=True, begin=1, end=3,
+             convert_to_iter_based=True)]
+    cfg.default_hooks.checkpoint.update(by_epoch=True, interval=1)
     cfg.custom_imports = dict(imports=['bevt_mm', 'dist_probe'], allow_failed_imports=False)
-    cfg.custom_hooks = list(cfg.custom_hooks) + [dict(type='DistProbeHook')]
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h.type != 'ProbeHook'] + [
+        dict(type='DistProbeHook')]
     cfg.env_cfg.dist_cfg = dict(backend='nccl')  # the recipe's; tools/train.py picks gloo
     cfg.dump(config)
     env = toy_run.env()
@@ -147,3 +168,34 @@ def test_matches_one_process_on_the_same_global_batch(dist_run):
         expected = sum(loss * n for loss, n in (s[k] for s in streams)) / sum(
             n for _, n in (s[k] for s in streams))
         assert glob[f'loss_{k}'].item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.slow
+def test_resume_on_one_process_follows_the_epoch_schedule(dist_run, tmp_path):
+    """The 2-process job preempted after epoch 1 and resumed (``--resume``) on 1 process,
+    same per-process batch: 4 iterations per epoch instead of 2. Schedules given in epochs
+    were converted to iterations with 2 per epoch, and mmengine's resume loads those counts:
+    the cosine ran out after 2 of epochs 2-3's 8 iterations and epoch 3 trained at a constant
+    lr (1.46e-4 instead of decaying from 5e-4). ``ResumeHook`` rescales them (with a warning),
+    so epochs 2-3 follow the cosine over 8 iterations."""
+    cfg, _, _ = dist_run
+    assert load_checkpoint_file(osp.join(cfg.work_dir, 'epoch_1.pth'))['meta']['iter'] == 2
+    work = str(tmp_path / 'work')
+    shutil.copytree(cfg.work_dir, work)  # the job's folder, on the 1-process machine
+    args = Namespace(config=cfg.filename, work_dir=work, resume='auto', amp=False,
+                     no_validate=False, auto_scale_lr=False, seed=None, diff_rank_seed=False,
+                     deterministic=False, cfg_options=None, launcher='none')
+    resumed = merge_train_args(Config.fromfile(cfg.filename), args)
+    resumed.train_cfg.max_epochs = 3
+    resumed.custom_hooks = [h for h in resumed.custom_hooks if h.type != 'DistProbeHook']
+    resumed.experiment_name = experiment_name('world_size')
+    runner = Runner.from_cfg(resumed)
+    runner.train()
+    assert runner.epoch == 3
+    with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
+        lrs = [row['lr'] for row in map(json.loads, f) if 'lr' in row]
+    base = cfg.optim_wrapper.optimizer.lr
+    expected = [base * (1 + math.cos(math.pi * j / 8)) / 2 for j in range(8)]
+    assert lrs == pytest.approx(expected, rel=1e-6), (lrs, expected)
+    with open(osp.join(runner.log_dir, osp.basename(runner.log_dir) + '.log')) as f:
+        assert 'rescaled by 4/2 to follow epochs' in f.read()

@@ -10,7 +10,8 @@ and outlined, then the image and its block mask.
 
 With --checkpoint (a BEVT checkpoint of tools/train.py with CONFIG) it also
 prints the masked-token accuracy of this sample per stream and, when the
-tokenizer can decode ids (our VQVAETokenizer can; DALL-E and VQ-KD cannot),
+tokenizer can decode ids (our VQVAETokenizer can; DALL-E and VQ-KD cannot)
+and rebuilds the sample's own tokenizer input at --min-psnr (18 dB) or better,
 adds two rows: the tokenizer's reconstruction of its own ids, and the frames
 rebuilt from the model's predicted ids at masked positions (tokenizer ids at
 visible ones). The decoder comes from the tokenizer file
@@ -67,6 +68,8 @@ MASK_GENERATORS = {'TubeMaskGenerator': 'video', 'BlockMaskGenerator': 'image'}
 #: ``data_prefix`` key of each stream's dataset
 PREFIX_KEYS = {'video': 'video', 'image': 'img'}
 MASK_COLOR = (230, 0, 140)  # tint of masked cells
+#: token rows only from a tokenizer whose decodes show the frame (PSNR of its own reconstruction)
+MIN_PSNR = 18.0
 BORDER_COLOR = (255, 255, 0)  # outline of masked cells
 BACKGROUND = (255, 255, 255)
 TEXT_COLOR = (0, 0, 0)
@@ -426,7 +429,8 @@ def predict(model: torch.nn.Module, samples: Dict[str, dict]) -> Dict[str, dict]
         for images)``, accuracy`` (% of masked positions whose argmax is the
         tokenizer's id; None when nothing is masked)``, num_masked,
         true_frames, rebuilt_frames`` (uint8 ``(T, h*f, w*f, 3)``, or None
-        without a decoder)``)``.
+        without a decoder)``, psnr`` (dB of ``true_frames`` against the
+        tokenizer's input, with a decoder)``)``.
     """
     data = dict(inputs=[s['inputs'] for s in samples.values()],
                 data_samples=[s['data_samples'] for s in samples.values()])
@@ -448,11 +452,17 @@ def predict(model: torch.nn.Module, samples: Dict[str, dict]) -> Dict[str, dict]
                    rebuilt_ids=rebuilt.reshape(-1, *ids.shape[-2:]),
                    num_masked=int(tm.sum()), num_correct=int(hit.sum()),
                    accuracy=float(hit.float().mean() * 100) if hit.numel() else None,
-                   true_frames=None, rebuilt_frames=None)
+                   true_frames=None, rebuilt_frames=None, psnr=None)
         if decode:
             for key in ('true', 'rebuilt'):
                 pix = tokenizer.decode(res[f'{key}_ids'])  # uint8 (T, 3, H, W)
                 res[f'{key}_frames'] = pix.permute(0, 2, 3, 1).cpu().numpy()
+                if key == 'true':  # how well the tokenizer itself rebuilds its input
+                    view = present[name]['tokenizer_inputs'][0].float()  # (3, [T,] h, w)
+                    view = view.transpose(0, 1) if view.dim() == 4 else view[None]
+                    if view.shape == pix.shape:
+                        mse = ((pix.float() - view) / 255.).pow(2).mean().item()
+                        res['psnr'] = 10 * np.log10(1 / max(mse, 1e-12))
         out[name] = res
     return out
 
@@ -515,7 +525,9 @@ def picture_rows(samples: Dict[str, dict], predictions: Optional[Dict[str, dict]
             rows.append(dict(title=f'tube mask: {per_frame} of {grid[0] * grid[1]} cells '
                              f'({cell} each) masked at t={_ranges(on)}', panels=masked))
             if rec is not None:
-                rows.append(dict(title='tokenizer reconstruction (true ids)', panels=rec))
+                psnr = f'; PSNR {pred["psnr"]:.1f} dB' if pred['psnr'] is not None else ''
+                rows.append(dict(title=f'tokenizer reconstruction (true ids{psnr})',
+                                 panels=rec))
                 rows.append(dict(title=f'rebuilt from predicted tokens (outlined){acc}',
                                  panels=reb))
             elif acc:
@@ -558,7 +570,7 @@ def visualize_masks(config: Optional[Union[str, Config]], out: str,
                     checkpoint: Optional[str] = None,
                     video: Optional[str] = None, image: Optional[str] = None,
                     seed: Optional[int] = None, cfg_options: Optional[dict] = None,
-                    scale: Optional[int] = None) -> Dict:
+                    scale: Optional[int] = None, min_psnr: float = MIN_PSNR) -> Dict:
     """Write the mask picture of a BEVT pretraining config (see the module docstring).
 
     Args:
@@ -575,6 +587,9 @@ def visualize_masks(config: Optional[Union[str, Config]], out: str,
         cfg_options (dict, optional): overrides merged into the config.
         scale (int, optional): display magnification (default: inputs shown at
             >= 128 px).
+        min_psnr (float): draw the token rows only when the tokenizer rebuilds
+            the sample's tokenizer input at least this well (dB); below, its
+            decodes show blurs rather than frames and a note says so.
 
     Returns:
         dict: ``out``, ``size`` (width, height), ``seed``, ``rows`` (titles),
@@ -612,6 +627,15 @@ def visualize_masks(config: Optional[Union[str, Config]], out: str,
             notes.append(f'{type(model.target_generator).__name__} cannot decode ids into '
                          'pixels (no decode()); the token rows are left out')
         predictions = predict(model, samples)
+        worst = min((p['psnr'] for p in predictions.values() if p['psnr'] is not None),
+                    default=None)
+        if worst is not None and worst < min_psnr:
+            notes.append(f'the tokenizer rebuilds its own input at {worst:.1f} dB PSNR (below '
+                         f'--min-psnr {min_psnr:g}): its frames would not show the input, so '
+                         'the token rows are left out (train the tokenizer longer, or '
+                         '--min-psnr 0 to draw them)')
+            for pred in predictions.values():
+                pred['true_frames'] = pred['rebuilt_frames'] = None
     else:
         notes.append('no --checkpoint: mask rows only')
 
@@ -658,6 +682,9 @@ def parse_args(argv=None):
                    help="seed before each pipeline (default: the config's randomness.seed)")
     p.add_argument('--scale', type=int, default=None,
                    help='display magnification (default: frames shown at >= 128 px)')
+    p.add_argument('--min-psnr', type=float, default=MIN_PSNR,
+                   help='draw the token rows only if the tokenizer rebuilds the sample at this '
+                   f'PSNR or better (dB, default {MIN_PSNR:g}; 0: always)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, key=value pairs (e.g. '
                    'model.target_generator.checkpoint=PATH, '
@@ -675,7 +702,7 @@ def main(argv=None):
     out = args.out or osp.join('work_dirs', 'masks', osp.splitext(osp.basename(name))[0] + '.png')
     result = visualize_masks(args.config, out, checkpoint=args.checkpoint, video=args.video,
                              image=args.image, seed=args.seed, cfg_options=args.cfg_options,
-                             scale=args.scale)
+                             scale=args.scale, min_psnr=args.min_psnr)
     for name, s in result['streams'].items():
         line = f'{name}: {s["path"]} ({s["num_masked"]} masked token positions)'
         if s.get('accuracy') is not None:

@@ -8,7 +8,7 @@ iteration checkpoint between steps) holds weights whose next step still
 needs the gradients of the last ``count % N`` iterations. mmengine does not
 save them: a resumed run steps with the new iterations' gradients only (it
 warns that "the gradient of some iterations is lost") and drifts from the
-uninterrupted run (2e-4 after one such step in the toy joint recipe, AdamW).
+uninterrupted run (docs/reliability.md).
 
 This hook stores those gradients in the checkpoint (key
 ``accumulated_grads``, only when some are pending) and puts them back into

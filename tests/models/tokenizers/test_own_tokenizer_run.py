@@ -52,6 +52,7 @@ def small_runs(tmp_path_factory, load_tool):
     return runs
 
 
+@pytest.mark.slow
 def test_same_seed_same_run(small_runs):
     (a, path_a), (b, path_b), (c, path_c), (d, path_d) = small_runs
     assert len(a['step_losses']) == 4
@@ -62,6 +63,7 @@ def test_same_seed_same_run(small_runs):
         assert all(torch.equal(sd1[k], sd2[k]) for k in sd1)
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_preset_sets_vocabulary_and_head(small_runs):
     path = str(small_runs[0][1])
     cfg = Config.fromfile(f'{REPO}/configs/toy/toy_joint_swin.py')  # toy preset, 256 codes

@@ -156,7 +156,7 @@ def _panel(pic, row_top, k, size):
 def test_cli_with_checkpoint_draws_masks_on_the_right_cells(toy, tmp_path, capsys):
     out = str(tmp_path / 'masks.png')
     result, printed = _run_cli([toy['cfg_path'], '--checkpoint', toy['ckpt'], '--out', out,
-                                '--seed', '3'], capsys)
+                                '--seed', '3', '--min-psnr', '0'], capsys)
     assert f'wrote {out}' in printed
     assert 'masked-token accuracy of this sample' in printed and 'note:' not in printed
     pic = np.asarray(Image.open(out).convert('RGB'))
@@ -165,7 +165,7 @@ def test_cli_with_checkpoint_draws_masks_on_the_right_cells(toy, tmp_path, capsy
     assert pic.shape == (GAP + 2 * (TITLE + CAPTION + size + GAP) + 3 * (TITLE + size + GAP),
                          GAP + FRAMES * (size + GAP), 3)
     assert result['size'] == (pic.shape[1], pic.shape[0])
-    assert result['rows'][2] == 'tokenizer reconstruction (true ids)'
+    assert result['rows'][2].startswith('tokenizer reconstruction (true ids; PSNR ')
     assert result['rows'][3].startswith('rebuilt from predicted tokens')
     for name in ('video', 'image'):
         s = result['streams'][name]
@@ -299,3 +299,13 @@ def test_checkpoint_alone_uses_the_config_of_its_run(toy, tmp_path, capsys):
     assert f'wrote {out}' in printed and 'masked-token accuracy of this sample' in printed
     assert result['streams']['video']['path'] == load_sample(
         *reversed(stream_datasets(toy['cfg'])['video']), 'video', seed=3)['path']
+
+
+def test_token_rows_left_out_when_the_tokenizer_cannot_rebuild_the_frame(toy, tmp_path, capsys):
+    """The random tiny tokenizer rebuilds its input far below --min-psnr: no blur rows."""
+    out = str(tmp_path / 'masks.png')
+    result, printed = _run_cli([toy['cfg_path'], '--checkpoint', toy['ckpt'], '--out', out,
+                                '--seed', '3'], capsys)
+    assert not any('tokenizer reconstruction' in r or 'rebuilt from' in r
+                   for r in result['rows'] if r), result['rows']
+    assert 'dB PSNR (below --min-psnr 18)' in printed and 'masked-token accuracy' in printed

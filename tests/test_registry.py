@@ -23,6 +23,7 @@ def test_types_are_registered_in_mmaction_scope(registry, names):
         assert reg.get(name) is not None, f'{name} is not in mmaction {registry}'
 
 
+@pytest.mark.slow
 def test_custom_imports_in_a_fresh_interpreter(fresh_imports):
     """What a config's custom_imports does under tools/train.py or mim (``FRESH_IMPORTS`` in
     tests/conftest.py: custom_imports of bevt_mm, then BEVT in MODELS, then mmaction.models)."""

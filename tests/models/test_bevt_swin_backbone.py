@@ -163,6 +163,7 @@ def test_fine_tuning_path_is_a_plain_backbone():
     assert model.eval() is model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('arch', ['tiny', 'base'])
 @torch.no_grad()
 def test_token_logit_shapes_at_224(arch):

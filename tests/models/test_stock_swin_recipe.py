@@ -70,7 +70,8 @@ def stock_and_ours(exported):
     return stock.backbone, ours.eval()
 
 
-@pytest.mark.parametrize('size', [(8, 224, 224), (4, 160, 160), (8, 64, 64)],
+@pytest.mark.parametrize('size', [pytest.param((8, 224, 224), marks=pytest.mark.slow),
+                                  (4, 160, 160), (8, 64, 64)],
                          ids=lambda s: 'x'.join(map(str, s)))
 @torch.no_grad()
 def test_stock_swin_t_recipe_computes_our_finetuning_output(stock_and_ours, size):

@@ -39,6 +39,8 @@ from bevt_mm.utils.safe_load import load_checkpoint_file
 
 from experiment_names import experiment_name
 
+pytestmark = pytest.mark.slow  # end to end: a training run in a fixture
+
 V, I = 1, 1  # per rank and batch
 
 

@@ -31,6 +31,8 @@ from bevt_mm.utils.safe_load import load_checkpoint_file
 
 from experiment_names import experiment_name
 
+pytestmark = pytest.mark.slow  # end to end: a training run in a fixture
+
 
 @pytest.fixture(scope='module')
 def setup(rel_media, rel_tokenizer, tmp_path_factory):

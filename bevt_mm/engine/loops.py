@@ -27,7 +27,23 @@ class PassIterator(_InfiniteDataloaderIterator):
     avoid a deadlock of worker processes; with ``num_workers=0`` there are none,
     so this iterator starts the next pass at once (same ``set_epoch`` call, same
     new iterator, same random numbers). With workers it is mmengine's.
+
+    Args:
+        dataloader (DataLoader): the loader to iterate, pass after pass.
+        started (Iterator, optional): an iterator over ``dataloader`` already
+            started (e.g. the one mmengine's loop made), taken over as the
+            first pass instead of calling ``iter(dataloader)`` again (which
+            draws a seed from torch's generator and restarts workers).
+            Defaults to None.
     """
+
+    def __init__(self, dataloader, started=None) -> None:
+        if started is None:
+            super().__init__(dataloader)
+            return
+        self._dataloader = dataloader
+        self._iterator = started
+        self._epoch = 0
 
     def __next__(self):
         if getattr(self._dataloader, 'num_workers', 0) > 0:
@@ -58,9 +74,10 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # mmengine's iterator, already started (its DataLoader iterator drew a seed from
-        # torch's generator): keep it and its state, without the pause between passes
-        self.dataloader_iterator.__class__ = PassIterator
+        # mmengine's loop already started a DataLoader iterator (it drew a seed from torch's
+        # generator): the first pass continues it, without the pause between passes
+        self.dataloader_iterator = PassIterator(self.dataloader,
+                                                self.dataloader_iterator._iterator)
 
     def _skip_trained_batches(self) -> None:
         sampler = getattr(self.dataloader, 'sampler', None)

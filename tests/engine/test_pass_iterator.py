@@ -44,3 +44,16 @@ def test_next_pass_starts_at_once_with_set_epoch_and_same_batches(n):
     assert batches == expected
     assert sampler.epochs_set == [1, 2] and iterator._epoch == 2
     assert elapsed < 1.0, elapsed  # mmengine's iterator sleeps 2 s per pass: 4 s here
+
+
+def test_started_iterator_is_continued_without_drawing_a_seed():
+    """The loop hands over mmengine's started iterator: no second ``iter(loader)``."""
+    n = 4
+    loader = DataLoader(list(range(n)), batch_size=2, sampler=_EpochSampler(n), num_workers=0)
+    started = iter(loader)
+    first = next(started).tolist()
+    rng = torch.get_rng_state()
+    iterator = PassIterator(loader, started)
+    assert torch.equal(torch.get_rng_state(), rng)
+    rest = [next(iterator).tolist() for _ in range(3)]
+    assert [first] + rest == [_perm(0)[0:2], _perm(0)[2:4], _perm(1)[0:2], _perm(1)[2:4]]

@@ -52,7 +52,7 @@ from typing import Any, Callable, Dict, Optional
 import torch
 
 from bevt_mm.analysis.measure import (AMP_DTYPES, PeakRSS, autocast, device_name, fwd_bwd,
-                                      load_avg, matmul_rate, quiet_mmengine, round_robin, sync,
+                                      benchmark_settings, load_avg, matmul_rate, round_robin, sync,
                                       time_stats)
 
 from bevt_mm.analysis.step_setup import build_model_and_optim, make_batch, prepare_config
@@ -108,7 +108,26 @@ def _stock_backbones(bb_cfg: Dict, device: torch.device):
 
 
 # ------------------------------------------------------------------ the run
-def run_benchmark(config: str,
+def run_benchmark(config: str, **kwargs) -> Dict[str, Any]:
+    """Run the benchmark; see the module docstring.
+
+    Torch's thread count, the cuDNN/TF32 flags and mmengine's log level are
+    set for the run (``threads``; on CUDA ``cudnn.benchmark`` and TF32 on;
+    logs at ERROR) and restored when it returns.
+
+    Args:
+        config (str): a BEVT pretraining config file.
+        **kwargs: the options of the run (``device``, ``amp``, ``iters``,
+            ``threads``, ...; see ``tools/analysis/benchmark.py --help``).
+
+    Returns:
+        dict: JSON-able results (times in seconds, memory in bytes).
+    """
+    with benchmark_settings(torch.device(kwargs.get('device', 'cpu')), kwargs.get('threads')):
+        return _run_benchmark(config, **kwargs)
+
+
+def _run_benchmark(config: str,
                   cfg_options: Optional[Dict] = None,
                   device: str = 'cpu',
                   amp: str = 'none',
@@ -128,19 +147,11 @@ def run_benchmark(config: str,
                   steps_only: bool = False,
                   threads: Optional[int] = None,
                   seed: int = 0) -> Dict[str, Any]:
-    """Run the benchmark; see the module docstring. Returns a JSON-able dict."""
     import bevt_mm  # noqa: F401  (registers everything)
     from mmengine.registry import init_default_scope
     init_default_scope('mmaction')
-    quiet_mmengine()
-    if threads:
-        torch.set_num_threads(threads)
     torch.manual_seed(seed)
     dev = torch.device(device)
-    if dev.type == 'cuda':
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
     if amp not in AMP_DTYPES:
         raise ValueError(f'amp must be one of {list(AMP_DTYPES)}, got {amp!r}')
     cfg = prepare_config(config, cfg_options, arch=arch, frames=frames, size=size,

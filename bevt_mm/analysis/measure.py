@@ -124,6 +124,42 @@ def quiet_mmengine() -> None:
         handler.setLevel(logging.ERROR)
 
 
+@contextlib.contextmanager
+def benchmark_settings(device: torch.device, threads: Optional[int] = None):
+    """Torch and mmengine set for timing inside the block, restored after it.
+
+    Sets torch's CPU threads to ``threads`` (if given), on CUDA
+    ``cudnn.benchmark`` and TF32 matmuls/convolutions on, and mmengine's
+    current logger and its handlers to ERROR (:func:`quiet_mmengine`).
+
+    Args:
+        device (torch.device): the device timed.
+        threads (int, optional): torch intra-op CPU threads. Defaults to None
+            (unchanged).
+    """
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    levels = [(h, h.level) for h in [logger] + list(logger.handlers)]
+    backends = torch.backends
+    flags = (torch.get_num_threads(), backends.cudnn.benchmark,
+             backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32)
+    try:
+        quiet_mmengine()
+        if threads:
+            torch.set_num_threads(threads)
+        if device.type == 'cuda':
+            backends.cudnn.benchmark = True
+            backends.cuda.matmul.allow_tf32 = backends.cudnn.allow_tf32 = True
+        yield
+    finally:
+        for obj, level in levels:
+            obj.setLevel(level)
+        if torch.get_num_threads() != flags[0]:
+            torch.set_num_threads(flags[0])
+        (backends.cudnn.benchmark, backends.cuda.matmul.allow_tf32,
+         backends.cudnn.allow_tf32) = flags[1:]
+
+
 def device_name(dev: torch.device) -> str:
     if dev.type == 'cuda':
         return torch.cuda.get_device_name(dev)

@@ -109,3 +109,20 @@ def test_timesformer_config_is_refused_by_name(capsys, load_tool):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "model.backbone.type='BEVTTimeSformer'" in err and 'Swin' in err
+
+
+def test_benchmark_settings_are_restored():
+    """run_benchmark's thread count and log level last for the run only."""
+    import logging
+
+    import torch
+    from mmengine.logging import MMLogger
+
+    from bevt_mm.analysis.measure import benchmark_settings
+    logger = MMLogger.get_current_instance()
+    threads, level = torch.get_num_threads(), logger.level
+    other = 1 if threads != 1 else 2
+    with benchmark_settings(torch.device('cpu'), other):
+        assert torch.get_num_threads() == other
+        assert logger.level == logging.ERROR
+    assert torch.get_num_threads() == threads and logger.level == level

@@ -1,14 +1,8 @@
 """A few mixed-precision training steps of a BEVT config, judged.
 
-:func:`amp_training_check` builds the config's model (tokenizer random when
-its file is absent) and trains it ``iters`` steps on one fixed batch (random
-pixels, the config's masks; ``bevt_mm.analysis.step_setup.make_batch``)
-with the config's optimizer. On CUDA the optimizer wrapper is mmengine's
-``AmpOptimWrapper`` in the given dtype (dynamic loss scaling, as the
-recipe); elsewhere ``AmpOptimWrapper`` is not available, so a plain
-``OptimWrapper`` runs the step inside ``torch.autocast``. On a fixed batch a
-working step must drive the loss down. :func:`judge_amp_run` states what
-passed.
+:func:`amp_training_check` trains the config's model a few steps on one
+fixed batch under AMP; :func:`judge_amp_run` states what passed. Details
+and how to run it: ``tools/analysis/amp_check.py``.
 """
 import contextlib
 import math

@@ -1,18 +1,10 @@
 """Window attention through SDPA against the explicit form, on any device.
 
-:func:`window_attention_check` runs one :class:`BEVTWindowAttention3D` with
-the shifted-window mask both ways (``fused=True``: ``scaled_dot_product_attention``
-with bias + mask as one additive float mask; ``fused=False``:
-``softmax(q k^T * scale + bias + mask) v``) on the same windows and compares
-outputs and the gradients of the input, the qkv weight and the relative
-position bias table. :func:`sdpa_backends` tries each SDPA backend alone and
-records which ones run this call and which one runs by default.
-:func:`attention_compare` times both forms on every stage of a built model
-(``benchmark.py`` reports it).
-
-Example::
-
-    python tools/analysis/attention_check.py --window 8 7 7 --dim 128 --heads 4
+:func:`window_attention_check` compares the outputs and gradients of one
+:class:`BEVTWindowAttention3D` computed both ways; :func:`sdpa_backends`
+records which SDPA backends run; :func:`attention_compare` times both forms
+on every stage of a built model. How to run it:
+``tools/analysis/attention_check.py``.
 """
 import contextlib
 import math

@@ -1,45 +1,9 @@
-"""Benchmark a BEVT config's training step, its parts, the stock Swin baseline,
-memory, FLOPs/utilization and the data pipeline.
+"""Training-step, memory, FLOPs and data-pipeline benchmark of a BEVT config.
 
-Examples::
-
-    # paper config, small enough for a CPU
-    python tools/analysis/benchmark.py configs/bevt/joint_swin_b.py --arch tiny \
-        --frames 8 --size 224 --batch-videos 1 --batch-images 4 --json bench.json
-    # as-is on a GPU, fp16 like the recipe
-    python tools/analysis/benchmark.py configs/bevt/joint_swin_b.py --device cuda --amp fp16 \
-        --with-cp-compare --json bench_gpu.json
-
-:func:`run_benchmark` builds the config's model and data pipelines and
-measures, on one device (CPU, or CUDA with optional fp16/bf16 autocast):
-
-* the full training step (data preprocessor, tokenizer, both backbone
-  streams, decoders/classifier/loss, backward, optimizer step) and the same
-  step without the tokenizer (target ids precomputed), and its parts:
-  tokenizer, backbone forward+backward per stream, head (decoders,
-  classifier, loss) forward+backward, optimizer step;
-* the baseline: MMAction2's stock ``SwinTransformer3D`` forward+backward on
-  the same clips (as shipped, explicit softmax attention), and the same
-  network with our SDPA attention (``BEVTSwinTransformer3D.forward``); the
-  images of the batch (if any) go through the backbone's plain image path;
-* window attention, SDPA vs the explicit ``softmax(QK^T + B) V``
-  (:func:`~bevt_mm.analysis.attention.attention_compare`) at the config's window on the
-  stage shapes of the benchmarked clip (forward + backward, max abs difference of the
-  outputs);
-* peak memory: CUDA max allocated, or on CPU the peak resident set size
-  sampled by a thread every 2 ms during the steps (and the increase over the
-  resident size before the first step);
-* FLOPs per step (counted formula, :mod:`bevt_mm.analysis.flops`) and the
-  device's dense matmul rate measured in the same run, hence utilization;
-* data pipeline throughput per worker (decode + augment + tokenizer view +
-  masks + packing), per transform, and the mask generators alone
-  (:mod:`bevt_mm.analysis.data_timing`, also ``tools/analysis/benchmark_data.py``);
-* optionally (``with_cp_compare``) the step time and peak memory with and
-  without activation checkpointing, each in a fresh process.
-
-Timings are medians over warm iterations. All step variants are timed
-round-robin (one iteration of each in turn), so that load changes on a
-shared machine hit them alike.
+:func:`run_benchmark` measures one device; :func:`with_cp_comparison` the
+step with and without activation checkpointing in fresh processes;
+:func:`stock_backbone` builds MMAction2's Swin baseline. What is measured
+and how to run it: ``tools/analysis/benchmark.py``.
 """
 import contextlib
 import copy

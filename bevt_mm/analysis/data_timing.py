@@ -1,14 +1,10 @@
 """Data pipeline throughput of a BEVT pretraining config, one worker.
 
-Builds the config's video and image datasets (on the config's files, or on
-small generated toy clips and JPEGs when they are absent), times each
-pipeline per sample and per transform (decode, augment, tokenizer view,
-masks, packing), and the mask generators alone. ``benchmark.py`` runs the
-same code and compares it with the training step.
-
-Example::
-
-    python tools/analysis/benchmark_data.py configs/bevt/joint_swin_b.py --iters 8
+:func:`data_pipelines` builds the config's datasets (on generated toy
+media where the config's files are absent), :func:`time_pipeline` times a
+pipeline per sample and per transform, :func:`time_masks` the mask
+generators alone; :func:`data_report` combines them. How to run it:
+``tools/analysis/benchmark_data.py``.
 """
 import copy
 import os.path as osp

@@ -1,15 +1,8 @@
 """Counted FLOPs of a BEVT training step (Video Swin + decoders + classifier).
 
-One multiply-add = 2 FLOPs. Only matmul-like work is counted (linear layers,
-convolutions, attention products); norms, softmax, GELU and element-wise ops
-are left out, as in the usual Swin/ViT accounting. A backward pass costs
-twice its forward (gradients w.r.t. inputs and weights), so a training step
-is 3x the forward, except the patch embedding, whose input gradient is not
-needed (2x), and the frozen tokenizer (forward only).
-
-:func:`swin_forward_flops` is cross-checked in the tests and in the benchmark
-against ``torch.utils.flop_counter`` on the explicit-attention form (the
-counter does not see CPU ``scaled_dot_product_attention``).
+One multiply-add = 2 FLOPs; only matmul-like work is counted; a training
+step is 3x the forward (2x for the patch embedding, 1x for the frozen
+tokenizer). The accounting in full: ``tools/analysis/flops.py``.
 """
 from typing import Dict, Optional, Sequence
 

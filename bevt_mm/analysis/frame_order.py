@@ -1,46 +1,10 @@
-"""Does a BEVT checkpoint's video stream use time? Ordered vs shuffled masked-token accuracy.
+"""Ordered vs shuffled masked-token accuracy of a BEVT video stream.
 
-Runs the pretraining CONFIG's video pipeline (centred clip, the config's masks)
-on a video list with the frames of each clip in order, shuffled before
-masking, and in order with the unmasked frames taken from another clip, and
-prints the video stream's masked-token accuracy and loss for each, the gaps,
-and two copy baselines on the same masked tokens (the most common code; the
-same cell of the nearest unmasked frame). A gap near 0 means the masked tubes are
-filled from appearance alone; a context gap near 0, that the unmasked frames
-are not used at all.
-
-Example (the toy demo's pretraining on toy-temporal)::
-
-    python tools/analysis/frame_order.py configs/toy/toy_joint_swin.py \
-        work_dirs/toy/pretrain/epoch_4.pth --ann-file data/toy/temporal/val_list.txt \
-        --data-prefix data/toy/temporal --cfg-options \
-        model.target_generator.checkpoint=work_dirs/toy/tokenizer/vqvae_toy.pth
-
-A masked video model can fill a masked tube from the same place in other
-frames (appearance) or by following the motion (frame order). Shuffling the
-frames of a clip before masking keeps every frame and every target but breaks
-the motion; the drop of masked-token accuracy from ordered to shuffled clips
-is what the model takes from frame order. On toy-temporal, where the class
-*is* the frame order, a video stream whose accuracy does not drop has learned
-nothing a temporal probe could read.
-
-Both passes see the same clips, the same tube masks (the global NumPy RNG is
-re-seeded before each pass and :class:`~bevt_mm.datasets.transforms.ShuffleFrames`
-draws from its own per-sample generator) and the same targets (the tokenizer
-sees the shuffled frames too); only the frame order differs.
-
-Two more measurements tell a model that ignores time from targets that time
-cannot help with:
-
-* *context swapped*: the frames of a clip without a masked token (the tube
-  mask leaves 0-50 % of the frames unmasked) are replaced by the same frames
-  of another clip before the forward pass; masks and targets stay. A model
-  that takes nothing from the unmasked frames keeps its accuracy.
-* *copy baselines* on the same masked tokens: the most common target code
-  (the best constant guess, counted on the evaluated tokens themselves) and
-  the token of the same cell in the nearest unmasked frame. When copying is
-  no better than the constant guess, the targets change too much between
-  frames for the context to help.
+:func:`frame_order_gap` evaluates the video stream's masked-token accuracy
+on clips in order, with frames shuffled before masking, and with the
+unmasked frames taken from another clip, plus two copy baselines
+(:func:`copy_counts`). What the numbers mean and how to run it:
+``tools/analysis/frame_order.py``.
 """
 import copy
 import math

@@ -1,15 +1,9 @@
 """Label-scarce fine-tuning: a recognizer trained on a few labeled videos per class.
 
-:func:`few_per_class` writes the first ``n`` videos of each class of a
-``path label`` list; :func:`label_scarce_top1` fine-tunes a recognizer config
-on it (from an exported backbone, or from scratch) for a fixed number of
-epochs with mmengine's runner and returns top-1 on the val list.
-``demo/toy_ablation.py`` and ``demo/toy_demo.py`` use both.
-
-Example (a list of 8 labeled videos per class)::
-
-    python demo/label_scarce.py data/toy/spatial/train_list.txt \
-        work_dirs/lists/spatial_8_per_class.txt --per-class 8
+:func:`few_per_class` writes a list of the first ``n`` videos of each class;
+:func:`label_scarce_top1` fine-tunes a recognizer config on it and returns
+top-1 on the val list. Used by ``demo/toy_ablation.py``, ``demo/toy_demo.py``
+and ``demo/label_scarce.py``.
 """
 import copy
 import os

@@ -1,24 +1,12 @@
 """Frozen-encoder probes of checkpoints: k-NN and linear-probe top-1 side by side.
 
-The recognizer CONFIG defines the features (its backbone, and its test
-pipeline for the clips); each CHECKPOINT may be a BEVT pretraining checkpoint,
-an exported backbone or a stock MMAction2 recognizer checkpoint;
-``--random-init`` adds the untrained backbone. Pooled features of the train
-and val lists are extracted once per checkpoint. k-NN: cosine similarity,
-temperature-weighted votes as in DINO (k=20, T=0.07 by default); linear probe:
-a linear layer on standardized features, AdamW lr 0.01, wd 1e-4, 300
-full-batch steps, seeded. Writes ``probe.json`` and ``probe.md``.
-
-Example (the toy demo's encoder vs random init on toy-spatial)::
-
-    python tools/analysis/probe.py configs/toy/toy_finetune_swin_spatial.py \
-        work_dirs/toy/pretrain/epoch_4.pth --random-init --out-dir work_dirs/probe
-
-For each checkpoint (or random init) the recognizer of a config is built, its
-backbone loaded (:func:`~bevt_mm.evaluation.load_encoder_weights`), and pooled features
-of a labeled train list and val list are extracted once
-(:func:`~bevt_mm.evaluation.extract_features`, the config's test pipeline); both probes
-then run on the same features.
+:func:`run_probe` builds the recognizer of a config per checkpoint (or
+random init, :func:`build_recognizer`), loads its backbone
+(:func:`~bevt_mm.evaluation.load_encoder_weights`), extracts pooled
+features of a labeled train and val list once
+(:func:`~bevt_mm.evaluation.extract_features`) and runs both probes on them
+(:func:`probe_checkpoint`). The probes' settings and how to run it:
+``tools/analysis/probe.py``.
 """
 import copy
 import json

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 
 from mmaction.registry import DATASETS, TRANSFORMS
@@ -206,15 +207,8 @@ def _ffmpeg_encode(path, args, num_frames=60, fps=25):
     import subprocess
 
     import imageio_ffmpeg
-    from video_clips import HEIGHT, WIDTH
-    rng = np.random.default_rng(0)
-    texture = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
-    raw = []
-    for i in range(num_frames):
-        img = np.roll(texture, 3 * i, axis=1)
-        for bit in range(8):
-            img[:16, 16 * bit:16 * (bit + 1)] = 255 if (i >> bit) & 1 else 0
-        raw.append(img.tobytes())
+    from video_clips import HEIGHT, WIDTH, indexed_frames
+    raw = [img.tobytes() for img in indexed_frames(num_frames)]
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-y', '-loglevel', 'error', '-f', 'rawvideo',
                     '-pix_fmt', 'rgb24', '-s', f'{WIDTH}x{HEIGHT}', '-r', str(fps), '-i', '-',
                     *args, path], input=b''.join(raw), check=True)
@@ -423,3 +417,21 @@ def test_decord_names_missing_presentation_times_not_an_edit_list(avi_clips):
     with pytest.raises(DecodeError, match='no presentation time') as err:
         open_decord(path, path)
     assert path in str(err.value) and 'edit list' not in str(err.value)
+
+
+@needs_torchcodec
+def test_torchcodec_decode_leaves_torch_threads_as_it_found_them(clips):
+    """The decode runs at one torch thread; the caller's count is back afterwards, also
+    after a decode that raises."""
+    path, ref = clips['clean']
+    threads = torch.get_num_threads()
+    other = 2 if threads == 1 else threads
+    torch.set_num_threads(other)
+    try:
+        _assert_frames(_decode('torchcodec', path, [0, 5])['imgs'], ref, [0, 5])
+        assert torch.get_num_threads() == other
+        with pytest.raises(Exception):
+            _decode('torchcodec', path, [10_000])
+        assert torch.get_num_threads() == other
+    finally:
+        torch.set_num_threads(threads)

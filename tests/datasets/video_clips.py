@@ -22,12 +22,20 @@ import numpy as np
 WIDTH, HEIGHT = 128, 64  # 8 code blocks of 16 px
 
 
+def indexed_frames(num_frames: int):
+    """The RGB frames (``HEIGHT x WIDTH x 3`` uint8) of an indexed clip, in order."""
+    texture = np.random.default_rng(0).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    for i in range(num_frames):
+        img = np.roll(texture, 3 * i, axis=1)
+        for bit in range(8):
+            img[:16, 16 * bit:16 * (bit + 1)] = 255 if (i >> bit) & 1 else 0
+        yield img
+
+
 def write_indexed_clip(path: str, num_frames: int = 75, fps: int = 25, gop: int = 12,
                        vfr: bool = False, codec: str = 'libx264') -> None:
     """Write ``num_frames`` self-describing frames (see the module doc)."""
     import av
-    rng = np.random.default_rng(0)
-    texture = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
     with av.open(path, mode='w') as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, 'yuv420p'
@@ -36,10 +44,7 @@ def write_indexed_clip(path: str, num_frames: int = 75, fps: int = 25, gop: int 
         time_base = Fraction(1, 1000) if vfr else Fraction(1, fps)
         stream.codec_context.time_base = time_base
         pts = 0
-        for i in range(num_frames):
-            img = np.roll(texture, 3 * i, axis=1)
-            for bit in range(8):
-                img[:16, 16 * bit:16 * (bit + 1)] = 255 if (i >> bit) & 1 else 0
+        for i, img in enumerate(indexed_frames(num_frames)):
             frame = av.VideoFrame.from_ndarray(img, format='rgb24')
             frame.pts, frame.time_base = pts, time_base
             pts += ((40 if (i // 10) % 2 == 0 else 80) if vfr else 1)

@@ -16,7 +16,7 @@ import torch
 
 from bevt_mm.models.backbones import BEVTSwinTransformer3D
 from bevt_mm.models.heads import BEVTHead
-from bevt_mm.utils import convert_authors_bevt
+from bevt_mm.utils.checkpoint import convert_authors_bevt
 
 GOLDEN = os.environ.get('BEVT_AUTHORS_GOLDEN') or osp.join(
     osp.dirname(__file__), 'data', 'authors_bevt_swin_small.pt')

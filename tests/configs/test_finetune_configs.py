@@ -202,7 +202,7 @@ def test_finetune_config_loads_the_default_export_tables(path, toy_videos, tmp_p
 
     from bevt_mm.models.backbones import BEVTSwinTransformer3D
     from bevt_mm.models.heads import BEVTHead
-    from bevt_mm.utils import bevt_to_mmaction_swin, resize_relative_table
+    from bevt_mm.utils.checkpoint import bevt_to_mmaction_swin, resize_relative_table
     from config_shrink import TINY_SWIN
     src_window = _pretraining_window(path)
     torch.manual_seed(0)

@@ -22,8 +22,8 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner.checkpoint import load_checkpoint
 
-from bevt_mm.utils import (BackboneCheckpointError, bevt_to_mmaction_swin,
-                           bevt_to_mmaction_timesformer)
+from bevt_mm.utils.checkpoint import (BackboneCheckpointError, bevt_to_mmaction_swin,
+                                      bevt_to_mmaction_timesformer)
 from config_shrink import shrink_bevt_config, shrink_recognizer_config
 from test_timesformer_configs import TINY_TIMESFORMER, shrink_finetune_config
 

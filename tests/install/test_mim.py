@@ -44,7 +44,7 @@ def _write_mp4(path: str, seed: int) -> None:
 def _export(path: str) -> None:
     """A BEVT pretraining backbone exported by bevt_to_mmaction_swin."""
     from bevt_mm.models.backbones import BEVTSwinTransformer3D
-    from bevt_mm.utils import bevt_to_mmaction_swin
+    from bevt_mm.utils.checkpoint import bevt_to_mmaction_swin
     torch.manual_seed(0)
     backbone = BEVTSwinTransformer3D(arch=ARCH, window_size=(2, 4, 4), final_norm=False)
     state = {f'backbone.{k}': v for k, v in backbone.state_dict().items()}

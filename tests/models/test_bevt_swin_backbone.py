@@ -258,7 +258,7 @@ def test_pretrained_with_another_window_resizes_relative_tables(tmp_path):
     exporter's ``--window-size`` does, and said so in the log."""
     from mmengine.logging import MMLogger
 
-    from bevt_mm.utils import resize_relative_table
+    from bevt_mm.utils.checkpoint import resize_relative_table
     src = build()
     with torch.no_grad():
         for name, p in src.named_parameters():

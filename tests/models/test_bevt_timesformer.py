@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from bevt_mm.utils.safe_load import load_checkpoint_file
-from bevt_mm.utils import bevt_to_mmaction_timesformer, resize_time_embed
+from bevt_mm.utils.checkpoint import bevt_to_mmaction_timesformer, resize_time_embed
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FRAMES, SIZE, DIMS = 4, 64, 32

@@ -12,9 +12,8 @@ from mmengine.config import Config
 from bevt_mm.utils.safe_load import load_checkpoint_file
 from bevt_mm.models.backbones import BEVTSwinTransformer3D
 from bevt_mm.models.heads import BEVTHead
-from bevt_mm.utils import (bevt_to_mmaction_swin, convert_authors_bevt,
-                                  image_to_joint, image_to_joint_checkpoint,
-                                  swin2d_to_bevt)
+from bevt_mm.utils.checkpoint import (bevt_to_mmaction_swin, convert_authors_bevt, image_to_joint,
+                                      image_to_joint_checkpoint, swin2d_to_bevt)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -13,7 +13,7 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 
 from bevt_mm.models.backbones import BEVTSwinTransformer3D
-from bevt_mm.utils import bevt_to_mmaction_swin
+from bevt_mm.utils.checkpoint import bevt_to_mmaction_swin
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STOCK = osp.join(osp.dirname(mmaction.__file__), '.mim', 'configs', 'recognition', 'swin',

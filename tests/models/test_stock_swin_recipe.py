@@ -17,7 +17,7 @@ from mmengine.registry import init_default_scope
 
 from bevt_mm.models.backbones import BEVTSwinTransformer3D
 from bevt_mm.models.heads import BEVTHead
-from bevt_mm.utils import bevt_to_mmaction_swin
+from bevt_mm.utils.checkpoint import bevt_to_mmaction_swin
 
 #: MMAction2's Swin-T K400 recipe (window 8x7x7), a file of the installed package
 STOCK_RECIPE = ('recognition/swin/'

@@ -13,8 +13,8 @@ def _ceil_to(n: int, w: int) -> int:
     return -(-n // w) * w
 
 
-def swin_forward_flops(backbone, clip_shape: Sequence[int], image: bool = False,
-                       upto_stage4: bool = True) -> Dict[str, float]:
+def swin_forward_flops(backbone, clip_shape: Sequence[int],
+                       image: bool = False) -> Dict[str, float]:
     """Forward FLOPs of a Swin3D backbone on one input.
 
     Args:
@@ -22,8 +22,7 @@ def swin_forward_flops(backbone, clip_shape: Sequence[int], image: bool = False,
             ``patch_size``, ``window_size`` and layers' depths/heads are read.
         clip_shape (Sequence[int]): ``(T, H, W)`` for a video, ``(H, W)`` for
             an image (``image=True``: one temporal position, 2D patches).
-        image (bool): Image stream.
-        upto_stage4 (bool): Count all stages (always True for BEVT).
+        image (bool): Image stream. Defaults to False.
 
     Returns:
         dict: ``patch_embed``, ``attention`` (qkv, QK^T, AV, proj),

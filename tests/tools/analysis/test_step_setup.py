@@ -1,4 +1,4 @@
-"""tools/analysis/analysis_utils.py: the benchmark's config preparation at config sizes."""
+"""bevt_mm/analysis/step_setup.py: the benchmark's config preparation at config sizes."""
 import os.path as osp
 
 import pytest

@@ -43,6 +43,7 @@ class StackNoiseLogFilter(logging.Filter):
     """Drops the log records that start with a :data:`STACK_NOISE_LOGS` text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """False (drop) for a stack noise record, True for any other."""
         return not record.getMessage().startswith(STACK_NOISE_LOGS)
 
 
@@ -50,6 +51,9 @@ def quiet_stack_logs(logger: logging.Logger) -> None:
     """Drop the :data:`STACK_NOISE_LOGS` records of ``logger`` (e.g. ``runner.logger``).
 
     For scripts only, like :func:`ignore_stack_noise`; other records pass.
+
+    Args:
+        logger (logging.Logger): Gets a :class:`StackNoiseLogFilter` (once).
     """
     if not any(isinstance(f, StackNoiseLogFilter) for f in logger.filters):
         logger.addFilter(StackNoiseLogFilter())
@@ -71,11 +75,25 @@ def ignoring(message: str, category: type, module: str) -> Iterator[None]:
 
     Unlike :class:`warnings.catch_warnings`, filters that code run in the
     block adds (e.g. a library's own filters at its import) stay in place.
+    If the same filter was already set, it is back where it was afterwards.
+
+    Args:
+        message (str): Regular expression the warning's message must match.
+        category (type): Warning class.
+        module (str): Regular expression the emitting module must match.
     """
+    before = list(warnings.filters)
     warnings.filterwarnings('ignore', message=message, category=category, module=module)
     entry = warnings.filters[0]
+    # filterwarnings moved an identical filter to the front: remember what followed it
+    after = before[before.index(entry) + 1:] if entry in before else None
     try:
         yield
     finally:
         if entry in warnings.filters:
             warnings.filters.remove(entry)
+        if after is not None:
+            successor = next((f for f in after if f in warnings.filters), None)
+            pos = warnings.filters.index(successor) if successor else len(warnings.filters)
+            warnings.filters.insert(pos, entry)
+        getattr(warnings, '_filters_mutated', lambda: None)()

@@ -54,6 +54,17 @@ def test_ignoring_removes_only_its_own_filter():
         assert warnings.filters[1:] == before and 'library' in warnings.filters[0][1].pattern
 
 
+def test_ignoring_leaves_the_same_filter_set_before_it_in_place():
+    """A user (or a script's ignore_stack_noise) who already ignores the warning keeps
+    ignoring it after the block."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='noise', category=UserWarning, module='m')
+        before = list(warnings.filters)
+        with ignoring('noise', UserWarning, 'm'):
+            pass
+        assert warnings.filters == before
+
+
 def test_quiet_stack_logs_drops_only_the_file_client_notices(tmp_path):
     """What MMAction2's DecordInit logs through mmengine's FileClient('disk'), as printed."""
     from mmengine.fileio import FileClient

@@ -53,6 +53,10 @@ def _read(f: BinaryIO, offset: int, size: int) -> bytes:
 def avi_video_fourcc(head: bytes) -> Optional[str]:
     """The FourCC of an AVI file's first video stream (upper case) from its first bytes.
 
+    Args:
+        head (bytes): The first bytes of the file (:data:`HEAD_BYTES` hold the
+            headers of common AVIs).
+
     Returns:
         str | None: ``'XVID'``, ``'DIVX'``, ``'MJPG'``, ...; ``''`` for an AVI
         whose video header is not in ``head``; None for other containers.
@@ -77,6 +81,13 @@ def mp4_sample_entries(f: BinaryIO) -> Set[str]:
 
     Walks the box headers ``moov/trak/mdia/minf/stbl/stsd`` (``moov`` at the
     start or the end of the file), reading a few bytes per box.
+
+    Args:
+        f (BinaryIO): The file, opened for binary reading and seekable.
+
+    Returns:
+        set[str]: The four-character sample entry types found (empty for a
+        file without such boxes).
     """
     entries: Set[str] = set()
 

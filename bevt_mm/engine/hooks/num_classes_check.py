@@ -62,10 +62,13 @@ class NumClassesCheckHook(Hook):
             dataset.num_classes = expected
 
     def before_train(self, runner) -> None:
+        """Check ``train_dataloader``'s dataset(s) against ``runner.model``'s head."""
         self._check(runner, 'train_dataloader')
 
     def before_val(self, runner) -> None:
+        """Check ``val_dataloader``'s dataset(s) against ``runner.model``'s head."""
         self._check(runner, 'val_dataloader')
 
     def before_test(self, runner) -> None:
+        """Check ``test_dataloader``'s dataset(s) against ``runner.model``'s head."""
         self._check(runner, 'test_dataloader')

@@ -42,7 +42,11 @@ class CheckedLoadMixin:
 
     @contextmanager
     def loading_from(self, source: str) -> Iterator[None]:
-        """Name ``source`` (a file) in the messages of the loads inside the block."""
+        """Name ``source`` in the messages of the loads inside the block.
+
+        Args:
+            source (str): The checkpoint file (or a description of it).
+        """
         self._load_source = source
         try:
             yield

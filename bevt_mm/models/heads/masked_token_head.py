@@ -65,7 +65,14 @@ class MaskedTokenHead(BaseModule):
 
     @staticmethod
     def check_stream(stream: str) -> None:
-        """Raise ValueError unless ``stream`` is ``'image'`` or ``'video'``."""
+        """Check a stream name.
+
+        Args:
+            stream (str): The name to check.
+
+        Raises:
+            ValueError: ``stream`` is not ``'image'`` or ``'video'``.
+        """
         if stream not in STREAMS:
             raise ValueError(f"stream must be 'image' or 'video', got {stream!r}")
 

@@ -22,9 +22,16 @@ class BackboneCheckpointError(ValueError):
 
 
 def is_pretraining_checkpoint(state_dict: Dict[str, Tensor]) -> bool:
-    """Whether ``state_dict`` is a BEVT pretraining model or backbone (not an
-    export): the image stream, the mask token or the BEVT token classifier
-    (``head.classifier``), with or without the ``backbone.`` prefix."""
+    """Whether ``state_dict`` is a BEVT pretraining model or backbone (not an export).
+
+    Args:
+        state_dict (dict[str, Tensor]): A model or backbone state dict, with or
+            without the ``backbone.`` prefix.
+
+    Returns:
+        bool: True if it holds the image stream (``patch_embed_2d``), the
+        mask token or the BEVT token classifier (``head.classifier``).
+    """
     return any(k.startswith(('backbone.patch_embed_2d.', 'patch_embed_2d.', 'head.classifier.'))
                or k in ('backbone.mask_token', 'mask_token') for k in state_dict)
 

@@ -17,7 +17,14 @@ Window = Tuple[int, int, int]
 
 
 def is_constant(key: str) -> bool:
-    """Whether ``key`` names a derived buffer (:data:`CONSTANT_KEYS`)."""
+    """Whether ``key`` names a derived buffer (:data:`CONSTANT_KEYS`).
+
+    Args:
+        key (str): A state-dict key.
+
+    Returns:
+        bool: True for a buffer rebuilt from the window, never loaded.
+    """
     return key.rsplit('.', 1)[-1] in CONSTANT_KEYS
 
 
@@ -65,7 +72,15 @@ def table_window(rows: int, spatial: Optional[Sequence[int]] = None, flag: str =
 
 
 def relative_position_index(window_size: Sequence[int]) -> Tensor:
-    """MMAction2's ``WindowAttention3D.relative_position_index`` buffer."""
+    """MMAction2's ``WindowAttention3D.relative_position_index`` buffer.
+
+    Args:
+        window_size (Sequence[int]): ``(Wd, Wh, Ww)``.
+
+    Returns:
+        Tensor: ``(Wd*Wh*Ww, Wd*Wh*Ww)`` int64 row indices into the
+        ``((2Wd-1)(2Wh-1)(2Ww-1), nH)`` relative position table.
+    """
     coords = torch.stack(torch.meshgrid(*[torch.arange(w) for w in window_size],
                                         indexing='ij')).flatten(1)
     rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
@@ -78,8 +93,19 @@ def relative_position_index(window_size: Sequence[int]) -> Tensor:
 
 def resize_relative_table(table: Tensor, window_size: Sequence[int],
                           new_window_size: Sequence[int]) -> Tensor:
-    """Resize a 3D relative table ``((2Wd-1)(2Wh-1)(2Ww-1), nH)`` trilinearly
-    to another window (e.g. 8x7x7 -> 16x7x7 for the SSv2 recipe)."""
+    """Resize a 3D relative position table trilinearly to another window.
+
+    E.g. 8x7x7 -> 16x7x7 for the SSv2 recipe.
+
+    Args:
+        table (Tensor): ``((2Wd-1)(2Wh-1)(2Ww-1), nH)`` for ``window_size``.
+        window_size (Sequence[int]): ``(Wd, Wh, Ww)`` the table was made for.
+        new_window_size (Sequence[int]): The window to resize to.
+
+    Returns:
+        Tensor: The table for ``new_window_size``, in ``table``'s dtype
+        (``table`` itself when both windows give the same size).
+    """
     old = [2 * w - 1 for w in window_size]
     new = [2 * w - 1 for w in new_window_size]
     if old == new:
@@ -233,12 +259,19 @@ def image_to_joint_checkpoint(checkpoint: Any,
 
 
 def decoder_norm(head: StateDict) -> Optional[Tuple[Tensor, Tensor]]:
-    """The decoder LayerNorm of a BEVT head state dict, as ``(weight, bias)``.
+    """The decoder LayerNorm of a BEVT head state dict.
 
     ``norm`` when the decoders share one norm, else the video decoder's
-    ``video_norm`` (``BEVTHead(separate_norms=True)``): stage-4 video features
+    ``video_norm`` (``BEVTHead(share_norm=False)``): stage-4 video features
     went through it in pretraining, never through the image stream's
-    ``image_norm``. None if the head has neither.
+    ``image_norm``.
+
+    Args:
+        head (dict[str, Tensor]): The head's state dict, without ``head.``.
+
+    Returns:
+        tuple[Tensor, Tensor] | None: ``(weight, bias)``, or None if the
+        head has neither norm.
     """
     for name in ('norm', 'video_norm'):
         if f'{name}.weight' in head:

@@ -41,7 +41,18 @@ def _autocast(device: torch.device, dtype: torch.dtype):
 
 def make_attention(window: Sequence[int], dim: int, num_heads: int, device: torch.device,
                    seed: int = 0) -> BEVTWindowAttention3D:
-    """A window attention with a random (std 1) relative position bias table."""
+    """A window attention with a random (std 1) relative position bias table.
+
+    Args:
+        window (Sequence[int]): ``(Wd, Wh, Ww)``.
+        dim (int): Channels.
+        num_heads (int): Attention heads.
+        device (torch.device): Where to put it.
+        seed (int): Seed of the weights and the table. Defaults to 0.
+
+    Returns:
+        BEVTWindowAttention3D: In train mode on ``device``.
+    """
     torch.manual_seed(seed)
     attn = BEVTWindowAttention3D(dim, tuple(window), num_heads, qkv_bias=True)
     with torch.no_grad():
@@ -139,6 +150,14 @@ def sdpa_backends(attn: BEVTWindowAttention3D, x: torch.Tensor, mask: Optional[t
                   window: Sequence[int], device: torch.device, dtype: torch.dtype) -> Dict:
     """Which SDPA kernels run this attention (forward + backward).
 
+    Args:
+        attn (BEVTWindowAttention3D): The attention (run with ``fused=True``).
+        x (Tensor): ``(windows, N, C)`` window tokens, ``N = Wd*Wh*Ww``.
+        mask (Tensor, optional): ``(nW, N, N)`` shift mask, or None.
+        window (Sequence[int]): ``(Wd, Wh, Ww)``.
+        device (torch.device): Where it runs.
+        dtype (torch.dtype): Autocast dtype (``torch.float32``: none).
+
     Returns:
         dict: ``default`` (kernels seen by the profiler with every backend
         allowed) and ``each``: backend name -> ``'ok'`` or the error of
@@ -171,6 +190,20 @@ def attention_compare(model, frames: int, size: int, batch: int, device: torch.d
     Runs the first shifted block's attention of every stage (with its bias
     and shift mask) on random windows shaped as the benchmarked video clip
     makes them; reports the times, the speed-up and the max abs difference.
+
+    Args:
+        model: A built BEVT model with a Swin backbone (``model.backbone``).
+        frames (int): Clip length of the benchmarked clip.
+        size (int): Its height and width in pixels.
+        batch (int): Clips per batch.
+        device (torch.device): Where it runs.
+        amp (str): ``'none'``, ``'fp16'`` or ``'bf16'`` autocast.
+        warmup (int): Untimed calls of each form.
+        iters (int): Timed calls of each form.
+
+    Returns:
+        list[dict]: One row per stage: window and shapes, median
+        ``explicit_ms`` / ``sdpa_ms``, ``speedup`` and ``max_abs_diff``.
     """
     from mmaction.models.backbones.swin import compute_mask, get_window_size
     bb = model.backbone

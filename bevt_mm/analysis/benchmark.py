@@ -42,6 +42,12 @@ def stock_backbone(bb_cfg: Dict) -> torch.nn.Module:
     ...) never reach it; ``pretrained``/``pretrained2d``/``init_cfg`` are dropped
     (the baseline is random init).
 
+    Args:
+        bb_cfg (dict): The config's ``model.backbone``.
+
+    Returns:
+        nn.Module: The stock backbone, random init.
+
     Raises:
         ValueError: ``bb_cfg.type`` extends no MMAction2 backbone.
     """
@@ -323,6 +329,14 @@ def with_cp_comparison(kwargs: Dict) -> Dict[str, Any]:
     already allocated). On CPU the comparison uses the increase of the
     resident size over its value before those steps, with glibc's mmap
     threshold fixed so that freed activations leave the resident set.
+
+    Args:
+        kwargs (dict): :func:`run_benchmark`'s arguments (``config`` included).
+
+    Returns:
+        dict: ``no_cp`` and ``with_cp`` (step seconds, memory, or ``error``);
+        when both ran, ``memory_key``, ``memory_reduction`` and
+        ``time_increase`` (fractions).
     """
     ctx = mp.get_context('spawn')
     out = {}

@@ -5,7 +5,15 @@ from mmengine.config import Config
 
 
 def load_config(path: str) -> Config:
-    """``Config.fromfile``, also for ``package::relative/path.py`` config names."""
+    """``Config.fromfile``, also for ``package::relative/path.py`` config names.
+
+    Args:
+        path (str): A config file, or ``package::path`` inside an installed
+            OpenMMLab package.
+
+    Returns:
+        Config: The loaded config.
+    """
     if '::' in path and not osp.exists(path):
         import importlib.util
         package, rel = path.split('::', 1)

@@ -25,6 +25,18 @@ def data_pipelines(cfg: Config, frames: int, size: int, view: int, workdir: str,
     When the config's files do not exist, small toy mp4 clips (256x256,
     ``frames x frame_interval`` frames) and JPEGs (320x320) are generated
     with :mod:`bevt_mm.testing.toy_data` into ``workdir``.
+
+    Args:
+        cfg (Config): A BEVT pretraining config.
+        frames (int): Clip length the pipelines are set to.
+        size (int): Crop size in pixels.
+        view (int): Tokenizer view size in pixels.
+        workdir (str): Folder for generated media.
+        num_items (int): Generated clips / images per dataset. Defaults to 4.
+
+    Returns:
+        dict: ``video`` / ``image``: the built datasets (those the config
+        has), ``notes``: what was generated instead of the config's files.
     """
     from mmaction.registry import DATASETS
     out: Dict[str, Any] = dict(notes=[])
@@ -61,7 +73,16 @@ def data_pipelines(cfg: Config, frames: int, size: int, view: int, workdir: str,
 
 
 def time_pipeline(dataset, iters: int) -> Dict[str, Any]:
-    """Per-sample time of a dataset's pipeline (one worker), per transform too."""
+    """Per-sample time of a dataset's pipeline (one worker), per transform too.
+
+    Args:
+        dataset (BaseDataset): A built dataset.
+        iters (int): Timed samples (after one untimed warm-up sample).
+
+    Returns:
+        dict: Medians: ``per_sample_ms``, ``samples_per_s`` and
+        ``transforms_ms`` (transform class name -> ms).
+    """
     per_transform: Dict[str, List[float]] = {}
     totals = []
     n = len(dataset)
@@ -83,7 +104,18 @@ def time_pipeline(dataset, iters: int) -> Dict[str, Any]:
 
 def time_masks(cfg: Config, frames: int, size: int, view: int, draws: int = 500
                ) -> Dict[str, float]:
-    """Microseconds per mask of the config's generators at this clip size."""
+    """Microseconds per mask of the config's generators at this clip size.
+
+    Args:
+        cfg (Config): A BEVT pretraining config.
+        frames (int): Clip length.
+        size (int): Crop size in pixels.
+        view (int): Tokenizer view size in pixels.
+        draws (int): Masks drawn per timing (5 timings). Defaults to 500.
+
+    Returns:
+        dict: ``<stream>_mask_us`` -> median microseconds per mask.
+    """
     from mmaction.registry import TRANSFORMS
     out = {}
     for name, t in mask_cfgs(cfg).items():
@@ -101,6 +133,24 @@ def time_masks(cfg: Config, frames: int, size: int, view: int, draws: int = 500
 
 
 def data_report(cfg, frames, size, view, bv, bi, step_s, workers, iters) -> Dict[str, Any]:
+    """Whether ``workers`` data workers keep up with a training step.
+
+    Args:
+        cfg (Config): A BEVT pretraining config.
+        frames (int): Clip length.
+        size (int): Crop size in pixels.
+        view (int): Tokenizer view size in pixels.
+        bv (int): Videos per batch.
+        bi (int): Images per batch.
+        step_s (float): Seconds per training step.
+        workers (int): Data workers per GPU.
+        iters (int): Timed samples per pipeline.
+
+    Returns:
+        dict: The pipelines' and masks' timings, one worker's seconds per
+        batch, batches per second at ``workers`` and ``data_headroom``
+        (> 1: the data keeps up).
+    """
     with tempfile.TemporaryDirectory(prefix='bevt_bench_data_') as tmp:
         dsets = data_pipelines(cfg, frames, size, view, tmp)
         out: Dict[str, Any] = dict(notes=dsets['notes'])

@@ -69,6 +69,9 @@ def head_forward_flops(head, stage3_grid: Sequence[int], image: bool,
             (``t = 1`` for images).
         image (bool): Image decoder (else the video decoder).
         num_masked (float): Masked target positions of one sample.
+
+    Returns:
+        dict: ``decoder`` and ``classifier`` FLOPs of one sample.
     """
     c = head.in_channels
     skip = head.image_decoder.proj.in_features - c
@@ -83,8 +86,18 @@ def head_forward_flops(head, stage3_grid: Sequence[int], image: bool,
 
 
 def tokenizer_flops(tokenizer, view_shape: Sequence[int], frames: int) -> float:
-    """Forward FLOPs of the tokenizer on ``frames`` views ``(3, h, w)``, counted by
-    ``torch.utils.flop_counter`` on one frame (convolutions only)."""
+    """Forward FLOPs of the tokenizer on ``frames`` views ``(3, h, w)``.
+
+    Counted by ``torch.utils.flop_counter`` on one frame (convolutions only).
+
+    Args:
+        tokenizer (BaseTokenizer): The model's ``target_generator``.
+        view_shape (Sequence[int]): ``(3, h, w)`` of one view.
+        frames (int): Views per sample.
+
+    Returns:
+        float: FLOPs of one sample.
+    """
     from torch.utils.flop_counter import FlopCounterMode
     param = next(tokenizer.parameters(), None)
     device = param.device if param is not None else 'cpu'
@@ -140,8 +153,16 @@ def step_flops(model, batch_videos: int, batch_images: int, frames: int, size: i
     return out
 
 
-def counted_flops(fn, *args) -> Optional[float]:
-    """FLOPs that ``torch.utils.flop_counter`` sees while running ``fn(*args)``."""
+def counted_flops(fn, *args) -> float:
+    """FLOPs that ``torch.utils.flop_counter`` sees while running ``fn(*args)``.
+
+    Args:
+        fn (Callable): What to run.
+        *args: Its arguments.
+
+    Returns:
+        float: The count.
+    """
     from torch.utils.flop_counter import FlopCounterMode
     with FlopCounterMode(display=False) as counter:
         fn(*args)

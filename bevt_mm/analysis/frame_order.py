@@ -26,6 +26,14 @@ def video_pipeline(cfg: Config, shuffle: bool, seed: int = 0) -> list:
     augmentation and the masks stay the config's. With ``shuffle``, a
     ``ShuffleFrames(seed)`` follows ``SampleFrames``.
 
+    Args:
+        cfg (Config): A BEVT pretraining config.
+        shuffle (bool): Shuffle the frames of each clip before masking.
+        seed (int): ``ShuffleFrames`` seed. Defaults to 0.
+
+    Returns:
+        list[dict]: The pipeline's transform configs.
+
     Raises:
         ValueError: If the config has no video dataset with ``SampleFrames``.
     """

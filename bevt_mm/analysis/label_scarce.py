@@ -24,6 +24,14 @@ FINETUNE_CLIP = (8, 2, (64, 64))
 def few_per_class(ann_file: str, out: str, per_class: int) -> str:
     """Write the first ``per_class`` lines of every label of ``ann_file`` to ``out``.
 
+    Args:
+        ann_file (str): A ``path label`` list.
+        out (str): The list to write.
+        per_class (int): Videos kept per class.
+
+    Returns:
+        str: ``out``.
+
     Raises:
         ValueError: When a class has fewer than ``per_class`` videos.
     """
@@ -54,6 +62,20 @@ def finetune_config(config: str, train_list: str, val_list: str, data_prefix: st
     The warm-up (1 epoch) + cosine schedule of the toy fine-tuning configs is
     stretched to ``epochs``; validation runs once, after the last epoch;
     one checkpoint at the end.
+
+    Args:
+        config (str): A recognizer config (e.g. a toy fine-tuning config).
+        train_list (str): Its training list.
+        val_list (str): Its validation list.
+        data_prefix (str): The videos' folder.
+        work_dir (str): The run's work dir.
+        pretrained (str, optional): An exported backbone; None trains from
+            scratch.
+        epochs (int): Training epochs.
+        seed (int): The run's seed. Defaults to 0.
+
+    Returns:
+        Config: The config to give :func:`label_scarce_top1`.
     """
     # unformatted config text: the Runner writes it to its log, work dir and checkpoint, and
     # yapf-formatting it costs about a second each time on a small CPU
@@ -87,6 +109,15 @@ def set_clip(cfg: Config, clip_len: int, frame_interval: int, size: Tuple[int, i
     of the train, val and test pipelines in place, e.g. to fine-tune at the
     clip the encoder was pretrained on.
 
+    Args:
+        cfg (Config): A recognizer config.
+        clip_len (int): Frames per clip.
+        frame_interval (int): Frame step.
+        size (tuple[int, int]): ``Resize`` scale.
+
+    Returns:
+        Config: ``cfg``, changed in place.
+
     Raises:
         ValueError: When a pipeline lacks ``SampleFrames`` or ``Resize``.
     """
@@ -107,7 +138,14 @@ def set_clip(cfg: Config, clip_len: int, frame_interval: int, size: Tuple[int, i
 
 
 def label_scarce_top1(cfg: Config) -> float:
-    """Train ``cfg`` (from :func:`finetune_config`) and return val top-1 (0-1)."""
+    """Train a recognizer and return its validation top-1.
+
+    Args:
+        cfg (Config): From :func:`finetune_config`.
+
+    Returns:
+        float: Top-1 accuracy on the val list, in [0, 1].
+    """
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
     runner.train()  # validates after the last epoch

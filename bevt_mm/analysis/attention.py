@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-import bevt_mm  # noqa: F401  (compat shims before mmaction's models)
+import bevt_mm  # noqa: F401  (crash fixes before MMAction2's models)
 from bevt_mm.models.backbones.swin_attention import BEVTWindowAttention3D
 from mmaction.models.backbones.swin import compute_mask
 

@@ -21,12 +21,21 @@ AMP_DTYPES = {'none': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
 def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA); nothing on CPU.
+
+    Args:
+        device (torch.device): The device timed.
+    """
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
 
 
 def rss_bytes() -> int:
-    """Current resident set size of this process (Linux /proc; else ru_maxrss)."""
+    """Current resident set size of this process (Linux /proc; else ru_maxrss).
+
+    Returns:
+        int: Bytes.
+    """
     try:
         with open('/proc/self/statm') as f:
             return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
@@ -61,7 +70,17 @@ class PeakRSS:
 
 def round_robin(fns: Dict[str, Callable[[], Any]], warmup: int, iters: int,
                 device: torch.device) -> Dict[str, List[float]]:
-    """Time each function ``iters`` times after ``warmup`` calls, in turn."""
+    """Time each function ``iters`` times after ``warmup`` calls, in turn.
+
+    Args:
+        fns (dict[str, Callable]): Name -> function without arguments.
+        warmup (int): Untimed rounds.
+        iters (int): Timed rounds.
+        device (torch.device): Synchronized around each call.
+
+    Returns:
+        dict[str, list[float]]: Name -> ``iters`` wall times in seconds.
+    """
     times: Dict[str, List[float]] = {k: [] for k in fns}
     for it in range(warmup + iters):
         for name, fn in fns.items():
@@ -75,13 +94,31 @@ def round_robin(fns: Dict[str, Callable[[], Any]], warmup: int, iters: int,
 
 
 def time_stats(times: List[float]) -> Dict[str, float]:
+    """Summary of wall times.
+
+    Args:
+        times (list[float]): Seconds.
+
+    Returns:
+        dict: ``median_s``, ``min_s``, ``max_s`` and ``n``.
+    """
     return dict(median_s=statistics.median(times), min_s=min(times), max_s=max(times),
                 n=len(times))
 
 
 def matmul_rate(device: torch.device, dtype: torch.dtype, n: Optional[int] = None,
                 repeats: int = 5) -> float:
-    """Measured dense matmul rate (FLOP/s) of ``n x n @ n x n`` in ``dtype``."""
+    """Dense matmul rate of ``n x n @ n x n`` in ``dtype``, timed on ``device``.
+
+    Args:
+        device (torch.device): Where to multiply.
+        dtype (torch.dtype): The operands' dtype.
+        n (int, optional): Matrix size. Defaults to 8192 on CUDA, 2048 on CPU.
+        repeats (int): Timed products (after one untimed). Defaults to 5.
+
+    Returns:
+        float: FLOP/s (median).
+    """
     n = n or (8192 if device.type == 'cuda' else 2048)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
@@ -96,18 +133,36 @@ def matmul_rate(device: torch.device, dtype: torch.dtype, n: Optional[int] = Non
 
 
 def load_avg() -> Optional[List[float]]:
+    """The 1, 5 and 15 minute load averages, or None where the OS has none."""
     try:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
 
+
 def autocast(device: torch.device, amp: str):
+    """``torch.autocast`` for an :data:`AMP_DTYPES` name.
+
+    Args:
+        device (torch.device): The device.
+        amp (str): ``'none'``, ``'fp16'`` or ``'bf16'``.
+
+    Returns:
+        A context manager (a no-op for ``'none'``).
+    """
     if amp == 'none':
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
 
 
 def fwd_bwd(module: Callable, x: torch.Tensor, amp_ctx) -> None:
+    """One forward and a backward of all-ones gradients.
+
+    Args:
+        module (Callable): Returns a tensor or a tuple/list of tensors.
+        x (Tensor): Its input.
+        amp_ctx (Callable): Returns the context the forward runs in.
+    """
     with amp_ctx():
         out = module(x)
     outs = out if isinstance(out, (tuple, list)) else (out, )
@@ -161,11 +216,25 @@ def benchmark_settings(device: torch.device, threads: Optional[int] = None):
 
 
 def device_name(dev: torch.device) -> str:
+    """The GPU's name, or the CPU's architecture and core count.
+
+    Args:
+        dev (torch.device): The device.
+
+    Returns:
+        str: E.g. ``'NVIDIA H100'`` or ``'cpu (x86_64, 16 cores)'``.
+    """
     if dev.type == 'cuda':
         return torch.cuda.get_device_name(dev)
     return f'cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)'
 
 
 def dump_json(res: Dict[str, Any], path: str) -> None:
+    """Write a result as indented JSON.
+
+    Args:
+        res (dict): JSON-able result.
+        path (str): The file to write.
+    """
     with open(path, 'w') as f:
         json.dump(res, f, indent=1, sort_keys=False)

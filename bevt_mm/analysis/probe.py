@@ -34,8 +34,21 @@ def probe_datasets(cfg: Config, train_list: Optional[str] = None,
                    ) -> Dict[str, dict]:
     """Dataset configs of the train and val lists, both with the test pipeline.
 
-    Defaults: the config's ``train_dataloader`` / ``val_dataloader`` lists and
-    prefixes. ``data_prefix`` (the video folder) applies to both lists.
+    Args:
+        cfg (Config): A recognizer config with a test (or val) pipeline.
+        train_list (str, optional): Labeled train list. Defaults to the
+            config's ``train_dataloader`` list.
+        val_list (str, optional): Labeled val list. Defaults to the config's
+            ``val_dataloader`` list.
+        data_prefix (str, optional): The video folder of both lists.
+            Defaults to the config's, else each list's folder.
+
+    Returns:
+        dict: ``train`` and ``val`` dataset configs (``test_mode=True``).
+
+    Raises:
+        ValueError: No test pipeline, or no list given or configured.
+        FileNotFoundError: A list does not exist.
     """
     test_ds = (cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}).get('dataset')
     if not test_ds or 'pipeline' not in test_ds:
@@ -61,7 +74,16 @@ def probe_datasets(cfg: Config, train_list: Optional[str] = None,
 
 
 def build_recognizer(cfg: Config, seed: int = 0) -> torch.nn.Module:
-    """The config's model, initialized with ``seed`` (weights of ``--random-init``)."""
+    """The config's model, initialized with ``seed`` (weights of ``--random-init``).
+
+    Args:
+        cfg (Config): A recognizer config; its backbone's ``pretrained`` is
+            ignored.
+        seed (int): Seed of the initialization. Defaults to 0.
+
+    Returns:
+        nn.Module: The recognizer in eval mode.
+    """
     from mmaction.registry import MODELS
     model_cfg = copy.deepcopy(cfg.model)
     if isinstance(model_cfg.get('backbone'), dict):
@@ -84,7 +106,24 @@ def probe_checkpoint(cfg: Config, checkpoint: Optional[str], loaders: Dict,
                      k: int = DEFAULT_K, temperature: float = DEFAULT_TEMPERATURE,
                      seed: int = 0, src_window_size: Optional[Sequence[int]] = None,
                      progress: bool = True) -> Dict:
-    """Both probes of one checkpoint (``None``: random init with ``seed``)."""
+    """Both probes of one checkpoint.
+
+    Args:
+        cfg (Config): A recognizer config.
+        checkpoint (str, optional): The file; None probes the random init
+            with ``seed``.
+        loaders (dict): ``train`` and ``val`` data loaders.
+        k (int): k-NN neighbours. Defaults to DINO's 20.
+        temperature (float): k-NN vote temperature. Defaults to DINO's 0.07.
+        seed (int): Random init and linear-probe seed. Defaults to 0.
+        src_window_size (Sequence[int], optional): Window of a BEVT
+            checkpoint. Defaults to None (read from its tables).
+        progress (bool): Progress bars while extracting. Defaults to True.
+
+    Returns:
+        dict: ``checkpoint``, ``kind``, ``knn_top1`` and ``linear_top1`` (%),
+        sample counts, ``feature_dim``, ``num_classes``, ``extract_seconds``.
+    """
     model = build_recognizer(cfg, seed)
     kind = RANDOM_INIT if checkpoint is None else load_encoder_weights(
         model, checkpoint, src_window_size)
@@ -128,7 +167,7 @@ def run_probe(config: Union[str, Config], checkpoints: Sequence[Optional[str]],
         dict: ``settings`` (k, T, linear schedule, lists) and ``results``, one
         entry per checkpoint with ``knn_top1`` and ``linear_top1`` (%).
     """
-    import bevt_mm  # noqa: F401  (registers modules, applies shims)
+    import bevt_mm  # noqa: F401  (registers BEVT's types)
     from mmengine.registry import init_default_scope
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     if cfg_options:
@@ -161,7 +200,15 @@ def run_probe(config: Union[str, Config], checkpoints: Sequence[Optional[str]],
 
 
 def format_table(report: Dict) -> str:
-    """Markdown: checkpoint, kind, k-NN top-1, linear top-1, sample counts."""
+    """A markdown table of a :func:`run_probe` report.
+
+    Args:
+        report (dict): :func:`run_probe`'s result.
+
+    Returns:
+        str: One row per checkpoint (kind, k-NN and linear top-1, sample
+        counts) and the chance level.
+    """
     s = report['settings']
     lines = [f"| checkpoint | kind | k-NN top-1 (k={s['k']}, T={s['temperature']}) "
              '| linear top-1 | train / val |', '|---|---|---|---|---|']

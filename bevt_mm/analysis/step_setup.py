@@ -11,7 +11,7 @@
 """
 import copy
 import os.path as osp
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -30,6 +30,10 @@ def check_pretrain_config(cfg: Config, path: str) -> None:
 
     A BEVT pretraining model has a ``target_generator`` (the tokenizer);
     fine-tuning configs (``Recognizer3D``) do not.
+
+    Args:
+        cfg (Config): The loaded config.
+        path (str): Its file, for the message.
     """
     model = cfg.get('model', {}) or {}
     if 'target_generator' not in model:
@@ -45,6 +49,10 @@ def check_swin_backbone(cfg: Config, path: str) -> None:
     The step's FLOP formula, ``--arch`` and the window-attention comparison
     are Swin's; a TimeSformer config is refused by name instead of failing
     halfway.
+
+    Args:
+        cfg (Config): The loaded config.
+        path (str): Its file, for the message.
     """
     import bevt_mm  # noqa: F401  (registers the BEVT backbones)
     from mmaction.models.backbones.swin import SwinTransformer3D
@@ -58,14 +66,11 @@ def check_swin_backbone(cfg: Config, path: str) -> None:
             f'pass a Swin config such as {" or ".join(PRETRAIN_EXAMPLES)}')
 
 
-def _pipelines(cfg: Config) -> Iterator[List[Dict]]:
-    ds = cfg.train_dataloader.dataset
-    for d in (ds.datasets if 'datasets' in ds else [ds]):
-        yield list(d.get('pipeline', []))
-
-
 def pipeline_sizes(cfg: Config) -> Dict[str, int]:
     """The clip length, crop size and tokenizer view size of the training pipelines.
+
+    Args:
+        cfg (Config): A BEVT pretraining config.
 
     Returns:
         dict: ``frames`` (``SampleFrames.clip_len`` or ``TubeMaskGenerator.num_frames``),
@@ -75,8 +80,8 @@ def pipeline_sizes(cfg: Config) -> Dict[str, int]:
         pipelines do not say.
     """
     found: Dict[str, int] = {}
-    for pipeline in _pipelines(cfg):
-        for t in pipeline:
+    for ds in train_datasets(cfg):
+        for t in ds.get('pipeline', []):
             kind = t.get('type')
             if kind == 'SampleFrames':
                 found.setdefault('frames', int(t['clip_len']))
@@ -102,6 +107,19 @@ def prepare_config(config: str, cfg_options: Optional[Dict] = None, arch: Option
     of the data (the pipelines are adapted in :func:`data_pipelines`); the
     tokenizer is randomly initialized when its checkpoint file is missing
     (recorded in ``cfg.benchmark_notes``).
+
+    Args:
+        config (str): A BEVT pretraining config file (Swin backbone).
+        cfg_options (dict, optional): Overrides merged into it first.
+        arch (str | dict, optional): Swin ``arch`` to use instead.
+        frames (int, optional): Clip length. Defaults to the pipelines'.
+        size (int, optional): Crop size. Defaults to the pipelines'.
+        with_cp (bool, optional): The backbone's activation checkpointing.
+            Defaults to the config's.
+
+    Returns:
+        Config: The config, with ``benchmark_frames``, ``benchmark_size``,
+        ``benchmark_base_size``, ``benchmark_view`` and ``benchmark_notes``.
     """
     cfg = Config.fromfile(config)
     if cfg_options:
@@ -134,6 +152,14 @@ def prepare_config(config: str, cfg_options: Optional[Dict] = None, arch: Option
 
 
 def arch_dims(arch) -> int:
+    """``embed_dims`` of a Swin ``arch`` (a name of ``arch_zoo`` or a dict).
+
+    Args:
+        arch (str | dict): The arch.
+
+    Returns:
+        int: Channels of stage 1.
+    """
     if isinstance(arch, dict):
         return arch['embed_dims']
     from mmaction.models.backbones.swin import SwinTransformer3D
@@ -141,6 +167,15 @@ def arch_dims(arch) -> int:
 
 
 def mask_cfgs(cfg: Config) -> Dict[str, Dict]:
+    """The mask generator configs of the training pipelines.
+
+    Args:
+        cfg (Config): A BEVT pretraining config.
+
+    Returns:
+        dict: ``video`` (``TubeMaskGenerator``) and/or ``image``
+        (``BlockMaskGenerator``) transform configs.
+    """
     out = {}
     for ds in train_datasets(cfg):
         for t in ds['pipeline']:
@@ -150,14 +185,33 @@ def mask_cfgs(cfg: Config) -> Dict[str, Dict]:
 
 
 def train_datasets(cfg: Config) -> List[Dict]:
+    """The training dataset configs (the members of a concatenated dataset).
+
+    Args:
+        cfg (Config): A config with ``train_dataloader.dataset``.
+
+    Returns:
+        list[dict]: Dataset configs.
+    """
     ds = cfg.train_dataloader.dataset
     return list(ds.datasets) if 'datasets' in ds else [ds]
 
 
 def adapt_transform(t: Dict, frames: int, size: int, view: int,
                      base_size: int = 224) -> Dict:
-    """Sizes of one transform for ``frames`` x ``size`` clips; rescale ranges scale by
-    ``size / base_size`` (``base_size``: the config's crop; recipe 224)."""
+    """Sizes of one transform for ``frames`` x ``size`` clips.
+
+    Args:
+        t (dict): A transform config.
+        frames (int): Clip length.
+        size (int): Crop size in pixels.
+        view (int): Tokenizer view size in pixels.
+        base_size (int): The config's crop; rescale ranges scale by
+            ``size / base_size``. Defaults to the recipe's 224.
+
+    Returns:
+        dict: A changed copy of ``t``.
+    """
     t = copy.deepcopy(dict(t))
     kind = t['type']
     scale = size / float(base_size)
@@ -193,6 +247,20 @@ def make_batch(cfg: Config, batch_videos: int, batch_images: int, frames: int, s
     Pixels are random (the model's cost does not depend on them); masks come
     from the config's ``TubeMaskGenerator``/``BlockMaskGenerator`` adapted to
     the clip size, so the number of masked positions is the recipe's.
+    NumPy's global random state is restored afterwards.
+
+    Args:
+        cfg (Config): From :func:`prepare_config`.
+        batch_videos (int): Clips in the batch.
+        batch_images (int): Images in the batch.
+        frames (int): Clip length.
+        size (int): Crop size in pixels.
+        view (int): Tokenizer view size in pixels.
+        seed (int): Seed of the pixels and masks. Defaults to 0.
+
+    Returns:
+        dict: ``inputs`` (uint8 ``(3, T, H, W)`` / ``(3, H, W)`` tensors) and
+        ``data_samples`` (``ActionDataSample`` with masks and tokenizer views).
     """
     from mmaction.registry import TRANSFORMS
     from mmaction.structures import ActionDataSample
@@ -232,6 +300,14 @@ def build_model_and_optim(cfg: Config, device: torch.device, amp: str):
     CUDA with amp: ``AmpOptimWrapper`` in that dtype (as the recipe); else a
     plain ``OptimWrapper`` with the recipe's optimizer, clipping and param-wise
     settings (``accumulative_counts`` is 1: every timed step updates).
+
+    Args:
+        cfg (Config): From :func:`prepare_config`.
+        device (torch.device): Where the model goes.
+        amp (str): ``'none'``, ``'fp16'`` or ``'bf16'``.
+
+    Returns:
+        tuple: The model (train mode) and its ``OptimWrapper``.
     """
     from mmengine.optim import build_optim_wrapper
     from mmaction.registry import MODELS

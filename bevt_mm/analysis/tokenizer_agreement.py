@@ -13,8 +13,16 @@ import torch.nn.functional as F
 
 
 def smooth_images(num: int, size: int, seed: int = 0) -> torch.Tensor:
-    """``(num, 3, size, size)`` float pixels in [0, 255]: 8x8 noise upsampled
-    bicubically plus a little fine noise."""
+    """Smooth random images: 8x8 noise upsampled bicubically plus a little fine noise.
+
+    Args:
+        num (int): Images.
+        size (int): Height and width in pixels.
+        seed (int): Seed of the noise. Defaults to 0.
+
+    Returns:
+        Tensor: ``(num, 3, size, size)`` float pixels in [0, 255].
+    """
     g = torch.Generator().manual_seed(seed)
     coarse = torch.rand(num, 3, 8, 8, generator=g)
     x = F.interpolate(coarse, size=(size, size), mode='bicubic', align_corners=False)
@@ -23,8 +31,16 @@ def smooth_images(num: int, size: int, seed: int = 0) -> torch.Tensor:
 
 
 def build_dalle(checkpoint: Optional[str] = None, **arch) -> torch.nn.Module:
-    """The DALL-E tokenizer: from ``checkpoint`` if it is a file, else random
-    weights (``arch`` overrides ``n_hid``/``vocab_size``/``n_blk_per_group``)."""
+    """The DALL-E tokenizer, with random weights where there is no checkpoint file.
+
+    Args:
+        checkpoint (str, optional): The encoder's weights, used if the file
+            exists.
+        **arch: ``n_hid`` / ``vocab_size`` / ``n_blk_per_group`` overrides.
+
+    Returns:
+        DALLETokenizer: The tokenizer.
+    """
     import os.path as osp
 
     from bevt_mm.models.tokenizers import DALLETokenizer

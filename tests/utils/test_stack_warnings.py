@@ -1,5 +1,4 @@
 """The stack's noise warnings are hidden by message and module, and nothing else is."""
-import logging
 import os.path as osp
 import subprocess
 import sys

@@ -1,7 +1,7 @@
 """tools/analysis/benchmark.py runs on a tiny version of the paper config and reports
-positive numbers under the documented JSON keys; its stock baseline builds for every config. (Timing targets are checked by
-the benchmark itself, not here; fast attention == reference is tested in
-tests/models/test_bevt_swin_backbone.py.)"""
+positive numbers under the documented JSON keys; its stock baseline builds for every config.
+(Timing targets are checked by the benchmark itself, not here; fast attention == reference
+is tested in tests/models/test_bevt_swin_backbone.py.)"""
 import json
 import os.path as osp
 

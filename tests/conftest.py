@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-import bevt_mm  # noqa: F401  (compat shims + registration)
+import bevt_mm  # noqa: F401  (crash fixes + registration)
 from bevt_mm.testing.scripts import load_script
 
 # The CI machine has 2 cores; tests use tiny models and small inputs.

@@ -13,7 +13,7 @@ import os
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-import bevt_mm  # noqa: F401  (registers BEVT types, applies compat shims)
+import bevt_mm  # noqa: F401  (registers BEVT types, applies the crash fixes)
 from bevt_mm.engine import merge_test_args
 from bevt_mm.utils.stack_warnings import ignore_stack_noise, quiet_stack_logs
 from mmaction.registry import RUNNERS

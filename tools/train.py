@@ -5,7 +5,7 @@ Usage:
         [--cfg-options key=value ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Same arguments as MMAction2's ``tools/train.py``; additionally it imports
-``bevt_mm`` (upstream shims + registration) and picks the ``gloo`` backend
+``bevt_mm`` (registration + crash fixes) and picks the ``gloo`` backend
 when there is no GPU, so distributed runs work on CPU.
 """
 import argparse
@@ -14,7 +14,7 @@ import os
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-import bevt_mm  # noqa: F401  (registers BEVT types, applies compat shims)
+import bevt_mm  # noqa: F401  (registers BEVT types, applies the crash fixes)
 from bevt_mm.engine import check_load_from, merge_train_args
 from bevt_mm.utils.stack_warnings import ignore_stack_noise, quiet_stack_logs
 from mmaction.registry import RUNNERS

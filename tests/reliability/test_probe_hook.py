@@ -7,7 +7,6 @@ and every 2 iterations, and resumed from the hooked run's ``iter_2.pth`` with th
 hook. Every loss and lr of the hooked and resumed runs equals the run without it.
 """
 import glob
-import json
 import os.path as osp
 
 import pytest

@@ -20,7 +20,7 @@ import json
 
 import torch
 
-import bevt_mm  # noqa: F401  (compat shims before mmaction's models)
+import bevt_mm  # noqa: F401  (crash fixes before MMAction2's models)
 
 
 #: max |SDPA - explicit| / max |explicit| allowed, per compute dtype (fp16 and

@@ -142,7 +142,7 @@ def run_temporal_dependence(config: Union[str, Config], checkpoint: str, out_dir
         dict: the content of ``results.json``: per setting its transform,
         metrics, top-1, and the top-1 change relative to ``normal``.
     """
-    import bevt_mm  # noqa: F401  (registers SingleFrame/ShuffleFrames, applies shims)
+    import bevt_mm  # noqa: F401  (registers SingleFrame/ShuffleFrames)
     from mmengine.runner import Runner
 
     from mmaction.registry import RUNNERS

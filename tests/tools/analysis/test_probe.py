@@ -2,7 +2,6 @@
 (the probe functions themselves: tests/evaluation/)."""
 import json
 import os.path as osp
-import sys
 
 import pytest
 import torch

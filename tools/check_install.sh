@@ -48,7 +48,7 @@ echo "== torch/CUDA packages unchanged; added or changed:"
 "$PY" -m pip list 2>/dev/null | grep -E '^setuptools ' | sed 's/^/   /'
 "$PY" -c "import torch, mmcv, mmengine, mmaction, bevt_mm; print('   torch', torch.__version__, \
 '| mmcv', mmcv.__version__, '| mmengine', mmengine.__version__, '| mmaction2', \
-mmaction.__version__, '| bevt_mm shims:', bevt_mm.compat.APPLIED)"
+mmaction.__version__, '| bevt_mm crash fixes:', bevt_mm.compat.APPLIED)"
 
 echo "== tests/install: packaging checks, tools/train.py toy step, mim test on a stock Swin config"
 cd "$ROOT"

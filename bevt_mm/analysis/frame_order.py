@@ -102,7 +102,11 @@ def nearest_context_frame(target_mask: Tensor) -> Tensor:
 def _batches(model: torch.nn.Module, cfg: Config, ann_file: str, data_prefix: str,
              shuffle: bool, num_samples: Optional[int], seed: int,
              batch_size: int) -> Iterator[Dict]:
-    """Preprocessed video batches (at least 2 clips each when there are 2), masks seeded."""
+    """Preprocessed video batches (at least 2 clips each when there are 2), masks seeded.
+
+    The mask generators draw from NumPy's global generator: it is seeded here
+    and its previous state is back when the batches end.
+    """
     from mmaction.registry import DATASETS
     # RobustVideoDataset: lists saved on Windows (BOM, CRLF) read right; an unreadable video
     # is named in a warning and the next one stands in for it (in both passes alike)
@@ -110,10 +114,14 @@ def _batches(model: torch.nn.Module, cfg: Config, ann_file: str, data_prefix: st
                                   data_prefix=dict(video=data_prefix),
                                   pipeline=video_pipeline(cfg, shuffle, seed)))
     count = len(dataset) if num_samples is None else min(num_samples, len(dataset))
+    state = np.random.get_state()
     np.random.seed(seed)
-    for ids in np.array_split(np.arange(count), max(1, math.ceil(count / batch_size))):
-        batch = pseudo_collate([dataset[int(i)] for i in ids])
-        yield model.data_preprocessor(batch, False)
+    try:
+        for ids in np.array_split(np.arange(count), max(1, math.ceil(count / batch_size))):
+            batch = pseudo_collate([dataset[int(i)] for i in ids])
+            yield model.data_preprocessor(batch, False)
+    finally:
+        np.random.set_state(state)
 
 
 @torch.no_grad()

@@ -46,8 +46,11 @@ def test_cli_reports_both_accuracies_and_their_gap(temporal_64, random_toy_token
     tool = load_tool('analysis/frame_order.py')
     out = str(tmp_path / 'gap.json')
     tokenizer = f'model.target_generator.checkpoint={random_toy_tokenizer}'
+    np.random.seed(123)
+    numpy_state = np.random.get_state()[1].copy()
     result = tool.main([CONFIG, '--ann-file', ann, '--data-prefix', folder, '--out', out,
                         '--cfg-options', tokenizer])
+    assert np.array_equal(np.random.get_state()[1], numpy_state)  # the masks' seeding is undone
     for name in ('ordered', 'shuffled', 'context_swapped'):
         assert result[name]['num_clips'] == 4
         assert 0 <= result[name]['acc'] <= 100 and result[name]['loss'] > 0

@@ -154,6 +154,7 @@ def test_moved_work_dir_resumes_its_own_checkpoint(setup, tmp_path, how):
     assert same == total
 
 
+@pytest.mark.slow
 def test_checkpoints_without_last_checkpoint_are_resumed(setup, tmp_path):
     """Checkpoints copied without ``last_checkpoint``: the highest one is resumed, not
     training from scratch over them."""

@@ -90,7 +90,6 @@ def _run_log(work_dir):
     return open(logs[-1]).read()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('how', ['--resume', 'resume=True'])
 def test_resume_without_checkpoint_loads_load_from(setup, tmp_path, how):
     work = str(tmp_path / 'work')
@@ -128,7 +127,6 @@ def test_resume_path(setup, tmp_path):
         _start(setup['config'], str(tmp_path / 'third'), resume=str(tmp_path / 'missing.pth'))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('how', ['--resume', 'resume=True'])
 def test_moved_work_dir_resumes_its_own_checkpoint(setup, tmp_path, how):
     """An experiment folder moved to another mount: ``last_checkpoint`` names the old path.

@@ -170,7 +170,11 @@ def fwd_bwd(module: Callable, x: torch.Tensor, amp_ctx) -> None:
 
 
 def quiet_mmengine() -> None:
-    """Keep mmengine's init/param-wise logs out of the benchmark output."""
+    """Keep mmengine's init/param-wise logs out of the benchmark output.
+
+    Sets mmengine's current logger and its handlers to ERROR for the rest of
+    the process: for scripts; :func:`benchmark_settings` restores them.
+    """
     import logging
     from mmengine.logging import MMLogger
     logger = MMLogger.get_current_instance()

@@ -79,7 +79,7 @@ def _stock_backbones(bb_cfg: Dict, device: torch.device):
 
 # ------------------------------------------------------------------ the run
 def run_benchmark(config: str, **kwargs) -> Dict[str, Any]:
-    """Run the benchmark; see the module docstring.
+    """Run the benchmark (what it measures: ``tools/analysis/benchmark.py``).
 
     Torch's thread count, the cuDNN/TF32 flags and mmengine's log level are
     set for the run (``threads``; on CUDA ``cudnn.benchmark`` and TF32 on;
@@ -98,25 +98,25 @@ def run_benchmark(config: str, **kwargs) -> Dict[str, Any]:
 
 
 def _run_benchmark(config: str,
-                  cfg_options: Optional[Dict] = None,
-                  device: str = 'cpu',
-                  amp: str = 'none',
-                  iters: int = 5,
-                  warmup: int = 2,
-                  batch_videos: Optional[int] = None,
-                  batch_images: Optional[int] = None,
-                  frames: Optional[int] = None,
-                  size: Optional[int] = None,
-                  arch: Optional[str] = None,
-                  with_cp: Optional[bool] = None,
-                  with_cp_compare: bool = False,
-                  data_workers: int = 4,
-                  data_iters: int = 8,
-                  attention: bool = True,
-                  data: bool = True,
-                  steps_only: bool = False,
-                  threads: Optional[int] = None,
-                  seed: int = 0) -> Dict[str, Any]:
+                   cfg_options: Optional[Dict] = None,
+                   device: str = 'cpu',
+                   amp: str = 'none',
+                   iters: int = 5,
+                   warmup: int = 2,
+                   batch_videos: Optional[int] = None,
+                   batch_images: Optional[int] = None,
+                   frames: Optional[int] = None,
+                   size: Optional[int] = None,
+                   arch: Optional[str] = None,
+                   with_cp: Optional[bool] = None,
+                   with_cp_compare: bool = False,
+                   data_workers: int = 4,
+                   data_iters: int = 8,
+                   attention: bool = True,
+                   data: bool = True,
+                   steps_only: bool = False,
+                   threads: Optional[int] = None,
+                   seed: int = 0) -> Dict[str, Any]:
     import bevt_mm  # noqa: F401  (registers everything)
     from mmengine.registry import init_default_scope
     init_default_scope('mmaction')

@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from bevt_mm.analysis.measure import restores_torch_rng
 from bevt_mm.analysis.step_setup import build_model_and_optim, make_batch, prepare_config
 
 
@@ -53,6 +54,7 @@ def _scale(optim) -> Optional[float]:
     return float(scaler.get_scale()) if scaler is not None else None
 
 
+@restores_torch_rng
 def amp_training_check(config: str, amp: str = 'bf16', device: str = 'cpu', iters: int = 10,
                        batch_videos: Optional[int] = None,
                        batch_images: Optional[int] = None, arch=None,

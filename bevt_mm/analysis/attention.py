@@ -17,7 +17,7 @@ import bevt_mm  # noqa: F401  (crash fixes before MMAction2's models)
 from bevt_mm.models.backbones.swin_attention import BEVTWindowAttention3D
 from mmaction.models.backbones.swin import compute_mask
 
-from bevt_mm.analysis.measure import autocast, round_robin
+from bevt_mm.analysis.measure import autocast, restores_torch_rng, round_robin
 
 
 #: max |SDPA - explicit| / max |explicit| allowed, per compute dtype (fp16 and
@@ -39,6 +39,7 @@ def _autocast(device: torch.device, dtype: torch.dtype):
     return torch.autocast(device.type, dtype=dtype)
 
 
+@restores_torch_rng
 def make_attention(window: Sequence[int], dim: int, num_heads: int, device: torch.device,
                    seed: int = 0) -> BEVTWindowAttention3D:
     """A window attention with a random (std 1) relative position bias table.

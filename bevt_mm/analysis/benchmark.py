@@ -16,8 +16,8 @@ from typing import Any, Callable, Dict, Optional
 import torch
 
 from bevt_mm.analysis.measure import (AMP_DTYPES, PeakRSS, autocast, device_name, fwd_bwd,
-                                      benchmark_settings, load_avg, matmul_rate, round_robin, sync,
-                                      time_stats)
+                                      benchmark_settings, load_avg, matmul_rate,
+                                      restores_torch_rng, round_robin, sync, time_stats)
 
 from bevt_mm.analysis.step_setup import build_model_and_optim, make_batch, prepare_config
 from bevt_mm.analysis.attention import attention_compare
@@ -78,6 +78,7 @@ def _stock_backbones(bb_cfg: Dict, device: torch.device):
 
 
 # ------------------------------------------------------------------ the run
+@restores_torch_rng
 def run_benchmark(config: str, **kwargs) -> Dict[str, Any]:
     """Run the benchmark (what it measures: ``tools/analysis/benchmark.py``).
 

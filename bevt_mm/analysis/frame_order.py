@@ -16,6 +16,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from torch import Tensor
 
+from bevt_mm.analysis.measure import restores_torch_rng
 from bevt_mm.utils.safe_load import load_checkpoint_file
 
 
@@ -210,6 +211,7 @@ def _add_counts(a: Tensor, b: Tensor) -> Tensor:
             + torch.nn.functional.pad(b, (0, size - len(b))))
 
 
+@restores_torch_rng
 def frame_order_gap(config: Union[str, Config], checkpoint: Optional[str], ann_file: str,
                     data_prefix: str, num_samples: Optional[int] = None, seed: int = 0,
                     cfg_options: Optional[dict] = None) -> Dict:

@@ -5,6 +5,7 @@ peak resident set size, :func:`matmul_rate` measures the dense matmul rate,
 :func:`device_name`, :func:`load_avg` describe the machine.
 """
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -66,6 +67,28 @@ class PeakRSS:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, rss_bytes())
+
+
+def restores_torch_rng(fn: Callable) -> Callable:
+    """Decorate a seeded analysis function: torch's generators are back afterwards.
+
+    The function may ``torch.manual_seed`` for its own reproducibility; the
+    caller's CPU generator state (and the CUDA ones, where CUDA was already
+    initialized) is restored when it returns or raises
+    (``torch.random.fork_rng``).
+
+    Args:
+        fn (Callable): The function.
+
+    Returns:
+        Callable: The wrapped function.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        devices = range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []
+        with torch.random.fork_rng(devices=devices):
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 def round_robin(fns: Dict[str, Callable[[], Any]], warmup: int, iters: int,

@@ -20,6 +20,7 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
+from bevt_mm.analysis.measure import restores_torch_rng
 from bevt_mm.evaluation import (DEFAULT_K, DEFAULT_TEMPERATURE, LINEAR_LR,
                                 LINEAR_STEPS, LINEAR_WEIGHT_DECAY, build_probe_loader,
                                 extract_features, knn_top1, linear_probe_top1,
@@ -73,6 +74,7 @@ def probe_datasets(cfg: Config, train_list: Optional[str] = None,
     return out
 
 
+@restores_torch_rng
 def build_recognizer(cfg: Config, seed: int = 0) -> torch.nn.Module:
     """The config's model, initialized with ``seed`` (weights of ``--random-init``).
 

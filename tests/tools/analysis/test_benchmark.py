@@ -126,3 +126,18 @@ def test_benchmark_settings_are_restored():
         assert torch.get_num_threads() == other
         assert logger.level == logging.ERROR
     assert torch.get_num_threads() == threads and logger.level == level
+
+
+def test_seeded_analysis_functions_leave_torchs_generator_as_it_was():
+    """make_attention seeds its weights; the caller's random stream goes on untouched."""
+    import torch
+
+    from bevt_mm.analysis.attention import make_attention
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = make_attention((2, 2, 2), 8, 2, torch.device('cpu'), seed=0)
+    b = make_attention((2, 2, 2), 8, 2, torch.device('cpu'), seed=0)
+    assert torch.equal(torch.rand(3), expected)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(),
+                                                  b.state_dict().values()))

@@ -70,7 +70,8 @@ class CheckedLoadMixin:
         source = self._load_source or (f'the checkpoint (keys under {prefix!r})' if prefix
                                        else 'the checkpoint')
         mine, note = self.convert_checkpoint(select_prefix(state_dict, prefix))
-        found, total = check_backbone_match(mine, self, source, self.checkpoint_family)
+        found, total = check_backbone_match(mine, self, source, self.checkpoint_family,
+                                            prefix=prefix)
         for key in [k for k in state_dict if k.startswith(prefix)]:
             del state_dict[key]
         state_dict.update((prefix + k, v) for k, v in mine.items())

@@ -54,7 +54,7 @@ def match_backbone(state_dict: StateDict, backbone: nn.Module) -> Tuple[List[str
 
 
 def check_backbone_match(state_dict: StateDict, backbone: nn.Module, source: str,
-                         family: str) -> Tuple[int, int]:
+                         family: str, prefix: str = '') -> Tuple[int, int]:
     """Count the backbone's tensors that ``state_dict`` provides; refuse too few.
 
     Args:
@@ -62,6 +62,9 @@ def check_backbone_match(state_dict: StateDict, backbone: nn.Module, source: str
         backbone (nn.Module): The backbone.
         source (str): The file or key prefix, for the message.
         family (str): ``'swin'`` or ``'timesformer'`` (the converter named).
+        prefix (str): The backbone's key prefix in a recognizer load
+            (``'backbone.'``); a checkpoint with no key under it (e.g. a bare
+            backbone export given as a test checkpoint) gets its own message.
 
     Returns:
         tuple[int, int]: (tensors found with their name and shape, tensors of
@@ -74,6 +77,14 @@ def check_backbone_match(state_dict: StateDict, backbone: nn.Module, source: str
     found, total = match_backbone(state_dict, backbone)
     if total and len(found) < MIN_MATCH * total:
         own = backbone.state_dict()
+        if prefix and not state_dict:
+            raise BackboneCheckpointError(
+                f'{source}: only 0 of the {total} tensors of the {type(backbone).__name__} '
+                f'backbone found: no key starts with {prefix!r}, so this is not a checkpoint of '
+                f'this model. A bare backbone (an exported encoder: keys without {prefix!r}) '
+                'is a starting point for fine-tuning: train with '
+                'model.backbone.pretrained=THIS_FILE, then test the trained checkpoint '
+                '(WORK_DIR/epoch_N.pth).')
         shapes = [k for k in own if k in state_dict and k not in found][:3]
         raise BackboneCheckpointError(
             f'{source}: only {len(found)} of the {total} tensors of the '

@@ -11,7 +11,7 @@ from mmaction.registry import MODELS
 from mmengine.runner.checkpoint import load_checkpoint
 
 import bevt_mm  # noqa: F401  (registers the BEVT types)
-from bevt_mm.utils import BackboneCheckpointError
+from bevt_mm.utils.checkpoint import BackboneCheckpointError
 
 TINY = dict(type='Recognizer3D',
             backbone=dict(type='BEVTFinetuneSwinTransformer3D', pretrained2d=False,

@@ -25,8 +25,10 @@ $(STAMP): setup.cfg setup.py $(CONSTRAINTS) $(DRN_STUB)/pyproject.toml tools/ins
 	$(PY) -c "from bevt_mm.datasets.transforms.video_decode import resolve_video_backend as r; print('video decoder (video_backend=auto):', r())"
 	touch $(STAMP)
 
+# Two pytest-xdist workers (one torch thread each, tests/conftest.py); modules stay whole on a
+# worker so their module-scoped runs are made once.
 test: venv
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadscope tests
 
 test-unit: venv
 	$(PY) -m pytest -q -m "not slow" tests

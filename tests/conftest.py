@@ -1,5 +1,6 @@
 """Suite-wide set-up: register BEVT types and use MMAction2's registry scope."""
 import gc
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -12,7 +13,8 @@ import bevt_mm  # noqa: F401  (crash fixes + registration)
 from bevt_mm.testing.scripts import load_script
 
 # The CI machine has 2 cores; tests use tiny models and small inputs.
-torch.set_num_threads(2)
+# Under pytest-xdist (`make test` runs two workers) each worker computes on one thread.
+torch.set_num_threads(1 if os.environ.get('PYTEST_XDIST_WORKER') else 2)
 
 # mmengine's BaseDataset runs gc.collect() whenever it is built (serialize_data), and the
 # ProbeHook and every Runner build several: a full collection walks the ~400k objects that

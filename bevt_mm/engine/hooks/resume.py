@@ -28,6 +28,8 @@ from mmengine.optim.scheduler.param_scheduler import INF, _ParamScheduler
 
 from mmaction.registry import HOOKS
 
+from .rng_state import built_train_loader
+
 KEY = 'epoch_length'
 #: Scheduler state that is progress or value, not the schedule's shape.
 _PROGRESS = frozenset(('last_step', '_global_step', 'base_values', '_last_value', 'verbose'))
@@ -91,8 +93,7 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
 
 
 def _iters_per_epoch(runner) -> Optional[int]:
-    loop = getattr(runner, '_train_loop', None)
-    loader = getattr(loop, 'dataloader', None) if not isinstance(loop, dict) else None
+    loader = built_train_loader(runner)
     try:
         return len(loader) if loader is not None else None
     except TypeError:  # an iterable dataset without a length

@@ -57,7 +57,7 @@ def set_rng_state(state: Dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state['cuda'])
 
 
-def _train_loader(runner):
+def built_train_loader(runner):
     """The train dataloader the loop iterates (None before it is built)."""
     loop = getattr(runner, '_train_loop', None)
     return getattr(loop, 'dataloader', None) if not isinstance(loop, dict) else None
@@ -97,7 +97,7 @@ class RNGStateHook(Hook):
         _, world_size = get_dist_info()
         states = self._gathered if world_size > 1 else None
         checkpoint[KEY] = states if states is not None else [get_rng_state()]
-        seed = getattr(getattr(_train_loader(runner), 'sampler', None), 'seed', None)
+        seed = getattr(getattr(built_train_loader(runner), 'sampler', None), 'seed', None)
         if isinstance(seed, int):
             checkpoint[SAMPLER_SEED_KEY] = seed
 
@@ -128,7 +128,7 @@ class RNGStateHook(Hook):
     def _restore_seed(runner, seed: int) -> None:
         """Give the train sampler the checkpoint's seed, and mmengine's worker seeding
         (``default_worker_init_fn``) the run's seed as mmengine restored it."""
-        loader = _train_loader(runner)
+        loader = built_train_loader(runner)
         sampler = getattr(loader, 'sampler', None)
         old = getattr(sampler, 'seed', None)
         if isinstance(old, int) and old != seed:
